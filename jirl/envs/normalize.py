@@ -1,0 +1,38 @@
+"""Running observation normalization kept as a pytree (so it is jit-able and saved with checkpoints)."""
+
+from __future__ import annotations
+
+import chex
+import jax
+import jax.numpy as jnp
+
+
+@chex.dataclass(frozen=True)
+class RunningNorm:
+    mean: jax.Array  # [obs_dim]
+    var: jax.Array  # [obs_dim]
+    count: jax.Array  # scalar float32
+
+
+def norm_init(obs_dim: int) -> RunningNorm:
+    return RunningNorm(mean=jnp.zeros(obs_dim), var=jnp.ones(obs_dim), count=jnp.asarray(1e-4, jnp.float32))
+
+
+def norm_update(norm: RunningNorm, obs: jax.Array) -> RunningNorm:
+    """Merge a batch ``obs [B, obs_dim]`` into the running mean/variance (parallel Welford / Chan et al.)."""
+    chex.assert_rank(obs, 2)
+    b = obs.shape[0]
+    batch_mean = jnp.mean(obs, axis=0)
+    batch_var = jnp.var(obs, axis=0)
+    total = norm.count + b
+    delta = batch_mean - norm.mean
+    mean = norm.mean + delta * b / total
+    m2 = norm.var * norm.count + batch_var * b + delta**2 * norm.count * b / total
+    return RunningNorm(mean=mean, var=m2 / total, count=total)
+
+
+def norm_apply(norm: RunningNorm | None, obs: jax.Array, clip: float = 10.0) -> jax.Array:
+    """``clip((obs - mean) / sqrt(var + 1e-8))``; the identity when ``norm`` is None."""
+    if norm is None:
+        return obs
+    return jnp.clip((obs - norm.mean) / jnp.sqrt(norm.var + 1e-8), -clip, clip)

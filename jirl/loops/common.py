@@ -1,0 +1,259 @@
+"""Run infrastructure shared by every training loop.
+
+* :class:`RunLogger`: metrics to ``metrics.jsonl`` and TensorBoard event files, evaluation records to
+  ``eval.jsonl``, and a learning-curve PNG (``curve.png``) redrawn at every evaluation;
+* atomic checkpoints (:func:`save_checkpoint` writes a temp file and renames it) of any pytree, with
+  :func:`load_checkpoint` restoring into a template pytree of the same structure;
+* :func:`check_finite` stops a run with a clear message when a loss goes NaN/inf (the last good checkpoint
+  is left untouched);
+* :func:`progress_bar` (tqdm over env steps) and :func:`print_final_json`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+from flax import serialization
+
+CHECKPOINT_NAME = "checkpoint.msgpack"
+
+
+class NonFiniteLossError(RuntimeError):
+    """Raised when a training metric becomes NaN or infinite."""
+
+
+class UserError(Exception):
+    """A mistake in the user's input: scripts print its one-line message and exit with status 2."""
+
+
+def machine_description() -> str:
+    """E.g. ``"2-core x86_64 CPU (AMD EPYC)"`` or ``"GPU: NVIDIA H100 80GB HBM3"``."""
+    devices = jax.devices()
+    if devices and devices[0].platform == "gpu":
+        return f"GPU: {devices[0].device_kind} (+{os.cpu_count()} CPU cores)"
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{os.cpu_count()}-core {platform.machine()} CPU ({cpu})"
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: a temp file in the same folder, fsync, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def pytree_to_bytes(tree: Any, meta: dict | None = None) -> bytes:
+    """Serialize a pytree's leaves (msgpack, never pickle) plus a JSON-able ``meta`` dict."""
+    leaves = jax.tree_util.tree_leaves(tree)
+    payload = {
+        "leaves": {str(i): np.asarray(x) for i, x in enumerate(leaves)},
+        "meta": json.dumps(meta or {}),
+    }
+    return serialization.msgpack_serialize(payload)
+
+
+def pytree_from_bytes(template: Any, data: bytes) -> tuple[Any, dict]:
+    """Inverse of :func:`pytree_to_bytes`: leaves are put back into ``template``'s structure."""
+    payload = serialization.msgpack_restore(data)
+    leaves_t, treedef = jax.tree_util.tree_flatten(template)
+    stored = payload["leaves"]
+    if len(stored) != len(leaves_t):
+        raise ValueError(f"checkpoint has {len(stored)} arrays, expected {len(leaves_t)} (different config?)")
+    leaves = []
+    for i, t in enumerate(leaves_t):
+        x = np.asarray(stored[str(i)])
+        if x.shape != np.shape(t):
+            raise ValueError(f"checkpoint array {i} has shape {x.shape}, expected {np.shape(t)} (different config?)")
+        leaves.append(jax.numpy.asarray(x, dtype=np.asarray(t).dtype))
+    return jax.tree_util.tree_unflatten(treedef, leaves), json.loads(payload["meta"])
+
+
+def save_checkpoint(run_dir: str | os.PathLike, tree: Any, meta: dict) -> Path:
+    path = Path(run_dir) / CHECKPOINT_NAME
+    atomic_write_bytes(path, pytree_to_bytes(tree, meta))
+    return path
+
+
+def load_checkpoint(run_dir: str | os.PathLike, template: Any) -> tuple[Any, dict]:
+    path = Path(run_dir) / CHECKPOINT_NAME
+    with open(path, "rb") as f:
+        return pytree_from_bytes(template, f.read())
+
+
+def check_finite(metrics: dict, step: int, run_dir: str | os.PathLike) -> None:
+    bad = [k for k, v in metrics.items() if not math.isfinite(float(v))]
+    if bad:
+        raise NonFiniteLossError(
+            f"non-finite {', '.join(bad)} at env step {step}; stopped. The last good checkpoint in {run_dir} is kept: "
+            "lower the learning rates or check the data, then rerun with --resume."
+        )
+
+
+def to_float_dict(metrics: dict) -> dict:
+    return {k: float(v) for k, v in jax.device_get(metrics).items()}
+
+
+def config_to_dict(config: Any) -> dict:
+    def convert(x):
+        if dataclasses.is_dataclass(x):
+            return {f.name: convert(getattr(x, f.name)) for f in dataclasses.fields(x)}
+        if isinstance(x, (tuple, list)):
+            return [convert(v) for v in x]
+        if isinstance(x, Path):
+            return str(x)
+        return x
+
+    return convert(config)
+
+
+class RunLogger:
+    """Writes ``metrics.jsonl``, ``eval.jsonl``, TensorBoard events (``tb/``) and ``curve.png`` in ``run_dir``.
+
+    ``reference_lines`` (name -> return) are drawn as horizontal lines on the curve (e.g. expert, random).
+    On resume, the existing JSONL files are appended to and the curve keeps the earlier points.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike, title: str, reference_lines: dict | None = None, tensorboard: bool = True):
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.title = title
+        self.reference_lines = reference_lines or {}
+        self._metrics = open(self.run_dir / "metrics.jsonl", "a")
+        self._evals = open(self.run_dir / "eval.jsonl", "a")
+        self.eval_history = []
+        eval_path = self.run_dir / "eval.jsonl"
+        if eval_path.exists():
+            with open(eval_path) as f:
+                self.eval_history = [json.loads(line) for line in f if line.strip()]
+        self._tb = None
+        if tensorboard:
+            try:
+                from tensorboardX import SummaryWriter
+
+                self._tb = SummaryWriter(str(self.run_dir / "tb"))
+            except ImportError:  # pragma: no cover
+                self._tb = None
+
+    def truncate_after(self, step: int) -> None:
+        """On resume: drop records logged after the checkpoint's step (they will be produced again)."""
+        for name in ("metrics.jsonl", "eval.jsonl"):
+            path = self.run_dir / name
+            with open(path) as f:
+                rows = [line for line in f if line.strip() and json.loads(line).get("env_steps", 0) <= step]
+            atomic_write_bytes(path, "".join(rows).encode())
+        self._metrics.close()
+        self._evals.close()
+        self._metrics = open(self.run_dir / "metrics.jsonl", "a")
+        self._evals = open(self.run_dir / "eval.jsonl", "a")
+        self.eval_history = [r for r in self.eval_history if r["env_steps"] <= step]
+
+    def log_metrics(self, step: int, metrics: dict) -> None:
+        row = {"env_steps": int(step), "time": time.time(), **metrics}
+        self._metrics.write(json.dumps(row) + "\n")
+        self._metrics.flush()
+        if self._tb is not None:
+            for k, v in metrics.items():
+                self._tb.add_scalar(f"train/{k}", v, step)
+
+    def log_eval(self, step: int, returns: np.ndarray, extra: dict | None = None) -> dict:
+        row = {
+            "env_steps": int(step),
+            "mean_return": float(np.mean(returns)),
+            "std_return": float(np.std(returns)),
+            "episodes": int(len(returns)),
+            **(extra or {}),
+        }
+        self.eval_history.append(row)
+        self._evals.write(json.dumps(row) + "\n")
+        self._evals.flush()
+        if self._tb is not None:
+            self._tb.add_scalar("eval/mean_return", row["mean_return"], step)
+            for k, v in (extra or {}).items():
+                if isinstance(v, (int, float)):
+                    self._tb.add_scalar(f"eval/{k}", v, step)
+            self._tb.flush()
+        self.plot()
+        return row
+
+    def plot(self) -> None:
+        if not self.eval_history:
+            return
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        steps = np.array([r["env_steps"] for r in self.eval_history])
+        mean = np.array([r["mean_return"] for r in self.eval_history])
+        std = np.array([r["std_return"] for r in self.eval_history])
+        fig, ax = plt.subplots(figsize=(7, 4.2))
+        ax.plot(steps, mean, color="C0", label="evaluation return (mean)")
+        ax.fill_between(steps, mean - std, mean + std, color="C0", alpha=0.2, label="± 1 std")
+        for i, (name, value) in enumerate(self.reference_lines.items()):
+            ax.axhline(value, color=f"C{i + 1}", linestyle="--", label=f"{name} ({value:,.0f})")
+        ax.set_xlabel("env steps")
+        ax.set_ylabel("episode return")
+        ax.set_title(self.title)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best", fontsize=8)
+        fig.tight_layout()
+        tmp = self.run_dir / ".curve.png.tmp.png"
+        fig.savefig(tmp, dpi=110)
+        plt.close(fig)
+        os.replace(tmp, self.run_dir / "curve.png")
+
+    def close(self) -> None:
+        self._metrics.close()
+        self._evals.close()
+        if self._tb is not None:
+            self._tb.close()
+
+
+def progress_bar(total: int, initial: int = 0, desc: str = "train"):
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total,
+        initial=initial,
+        desc=desc,
+        unit="step",
+        unit_scale=True,
+        dynamic_ncols=True,
+        disable=os.environ.get("JIRL_NO_PROGRESS") == "1",
+        file=sys.stderr,
+    )
+
+
+def print_final_json(summary: dict) -> None:
+    """The last stdout line of every experiment: one JSON object with its headline figures."""
+    sys.stdout.flush()
+    print(json.dumps(summary, sort_keys=False), flush=True)

@@ -1,0 +1,144 @@
+"""Flax (linen) networks shared by every algorithm.
+
+We use ``flax.linen`` rather than ``nnx``: linen modules are stateless descriptions and their parameters are
+plain pytrees, so every update in jirl is a pure function ``update(state, batch, key)`` of pytrees that
+``jax.jit``, ``jax.lax.scan`` and ``jax.vmap`` (over seeds) handle with no extra ceremony, and checkpoints
+are just serialized pytrees.
+
+Shapes: every module takes a batch ``[B, ...]`` (or any number of leading dims) and maps over it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import chex
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+LOG_STD_MIN = -5.0
+LOG_STD_MAX = 2.0
+_LOG2 = jnp.log(2.0)
+
+
+def default_init(scale: float = jnp.sqrt(2.0)):
+    return nn.initializers.orthogonal(scale)
+
+
+class MLP(nn.Module):
+    """Plain multi-layer perceptron: ``[..., in] -> [..., out_dim]`` (no activation on the output)."""
+
+    hidden: Sequence[int]
+    out_dim: int
+    activation: Callable = nn.relu
+    out_scale: float = 1.0
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        for h in self.hidden:
+            x = self.activation(nn.Dense(h, kernel_init=default_init())(x))
+        return nn.Dense(self.out_dim, kernel_init=default_init(self.out_scale))(x)
+
+
+class TanhGaussianActor(nn.Module):
+    """SAC actor: a Gaussian over pre-squash actions ``u`` with ``a = tanh(u)`` in ``[-1, 1]``.
+
+    Returns ``(mean, log_std)`` of ``u``, each ``[..., action_dim]``; ``log_std`` is squashed smoothly into
+    ``[LOG_STD_MIN, LOG_STD_MAX]``.
+    """
+
+    hidden: Sequence[int]
+    action_dim: int
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        out = MLP(self.hidden, 2 * self.action_dim, out_scale=0.01)(obs)
+        mean, log_std = jnp.split(out, 2, axis=-1)
+        log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (jnp.tanh(log_std) + 1.0)
+        return mean, log_std
+
+
+class GaussianActor(nn.Module):
+    """PPO actor: Gaussian with a learned, state-independent log-std. Returns ``(mean, log_std)``."""
+
+    hidden: Sequence[int]
+    action_dim: int
+    init_log_std: float = 0.0
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        mean = MLP(self.hidden, self.action_dim, activation=nn.tanh, out_scale=0.01)(obs)
+        log_std = self.param("log_std", nn.initializers.constant(self.init_log_std), (self.action_dim,))
+        return mean, jnp.broadcast_to(log_std, mean.shape)
+
+
+class QEnsemble(nn.Module):
+    """``num_qs`` independent Q-networks as one vmapped module: ``(obs, act) -> [num_qs, ...]``.
+
+    Parameters carry a leading ``num_qs`` axis, so the twin critics run as batched matmuls in one pass.
+    """
+
+    hidden: Sequence[int]
+    num_qs: int = 2
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, act: jax.Array) -> jax.Array:
+        ensemble = nn.vmap(
+            MLP,
+            variable_axes={"params": 0},
+            split_rngs={"params": True},
+            in_axes=None,
+            out_axes=0,
+            axis_size=self.num_qs,
+        )
+        x = jnp.concatenate([obs, act], axis=-1)
+        return ensemble(self.hidden, 1)(x)[..., 0]
+
+
+class ValueNet(nn.Module):
+    """State-value function ``obs -> [...]``."""
+
+    hidden: Sequence[int]
+    activation: Callable = nn.tanh
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> jax.Array:
+        return MLP(self.hidden, 1, activation=self.activation, out_scale=1.0)(obs)[..., 0]
+
+
+class Discriminator(nn.Module):
+    """Logit of P(expert | input): ``[..., in] -> [...]``. Work with the logit, never with ``sigmoid``."""
+
+    hidden: Sequence[int]
+    activation: Callable = nn.tanh
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return MLP(self.hidden, 1, activation=self.activation, out_scale=1.0)(x)[..., 0]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Tanh-squashed Gaussian helpers (pure functions).
+
+
+def gaussian_log_prob(u: jax.Array, mean: jax.Array, log_std: jax.Array) -> jax.Array:
+    """Diagonal Gaussian log-density summed over the last axis: ``[..., A] -> [...]``."""
+    z = (u - mean) * jnp.exp(-log_std)
+    return jnp.sum(-0.5 * z**2 - log_std - 0.5 * jnp.log(2.0 * jnp.pi), axis=-1)
+
+
+def tanh_log_det_jacobian(u: jax.Array) -> jax.Array:
+    """``sum log(1 - tanh(u)^2)`` over the last axis, in the stable form ``2 (log 2 - u - softplus(-2u))``."""
+    return jnp.sum(2.0 * (_LOG2 - u - jax.nn.softplus(-2.0 * u)), axis=-1)
+
+
+def sample_tanh_gaussian(key: chex.PRNGKey, mean: jax.Array, log_std: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Reparameterized sample ``a = tanh(mean + std * eps)`` and its log-density ``log pi(a)``.
+
+    Shapes: ``mean, log_std: [..., A] -> (a [..., A], log_prob [...])``.
+    """
+    chex.assert_equal_shape([mean, log_std])
+    u = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape, mean.dtype)
+    log_prob = gaussian_log_prob(u, mean, log_std) - tanh_log_det_jacobian(u)
+    return jnp.tanh(u), log_prob
