@@ -17,7 +17,6 @@ import math
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,8 @@ from typing import Any
 import jax
 import numpy as np
 from flax import serialization
+
+from jirl.fileio import atomic_write_bytes  # noqa: F401  (re-exported)
 
 CHECKPOINT_NAME = "checkpoint.msgpack"
 
@@ -52,23 +53,6 @@ def machine_description() -> str:
     except OSError:
         pass
     return f"{os.cpu_count()}-core {platform.machine()} CPU ({cpu})"
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: a temp file in the same folder, fsync, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def pytree_to_bytes(tree: Any, meta: dict | None = None) -> bytes:

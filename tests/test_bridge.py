@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+
+from jirl.envs import VecEnv, run_episodes
+from jirl.envs.normalize import norm_apply, norm_init, norm_update
+
+
+def test_truncation_returns_true_final_observation():
+    env = VecEnv("HalfCheetah-v5", num_envs=2, seed=0, max_episode_steps=5)
+    obs = env.reset()
+    assert obs.shape == (2, 17) and obs.dtype == np.float32
+    for t in range(5):
+        res = env.step(np.full((2, 6), 0.5, np.float32))
+        if t < 4:
+            assert not res.truncated.any() and not res.terminated.any()
+            np.testing.assert_array_equal(res.final_obs, res.obs)
+            last_obs = res.obs
+    assert res.truncated.all() and not res.terminated.any()  # HalfCheetah only truncates
+    # obs is the reset observation; final_obs is where the episode really ended
+    assert not np.allclose(res.final_obs, res.obs)
+    assert np.abs(res.obs[:, :8]).max() < 0.2  # reset noise is small
+    assert not np.allclose(res.final_obs, last_obs)
+    assert len(res.finished_returns) == 2 and res.finished_lengths == [5, 5]
+
+
+def test_termination_is_flagged_on_a_terminating_env():
+    env = VecEnv("Hopper-v5", num_envs=1, seed=0)
+    env.reset()
+    for _ in range(1000):
+        res = env.step(np.ones((1, env.action_dim), np.float32))  # full torque topples the hopper quickly
+        if res.terminated[0]:
+            break
+    assert res.terminated[0] and not res.truncated[0]
+    assert res.finished_lengths[0] < 1000
+    assert not np.allclose(res.final_obs, res.obs)
+
+
+def test_action_rescaling_to_env_bounds():
+    env = VecEnv("Pendulum-v1", num_envs=1, seed=0)  # torque bounds [-2, 2]
+    np.testing.assert_allclose(env.scale_action(np.array([[-1.0], [0.0], [1.0], [3.0]])), [[-2.0], [0.0], [2.0], [2.0]])
+
+
+def test_bad_inputs_raise_clear_errors():
+    with pytest.raises(ValueError, match="Box"):
+        VecEnv("CartPole-v1")
+    with pytest.raises(ValueError, match="cannot make"):
+        VecEnv("NoSuchEnv-v0")
+    env = VecEnv("Pendulum-v1", num_envs=2)
+    env.reset()
+    with pytest.raises(ValueError, match="shape"):
+        env.step(np.zeros((3, 1)))
+
+
+def test_run_episodes_records_whole_episodes_with_seeds():
+    env = VecEnv("HalfCheetah-v5", num_envs=2, seed=0, max_episode_steps=20)
+    policy = lambda obs: np.tanh(obs[:, :6])  # noqa: E731 - deterministic
+    r1, l1, traj = run_episodes(env, policy, 3, seed=5, record=True)
+    r2, _, _ = run_episodes(env, policy, 3, seed=5)
+    np.testing.assert_allclose(r1, r2)  # same seeds, same returns
+    assert len(traj) == 3 and list(l1) == [20, 20, 20]
+    for t, ret in zip(traj, r1):
+        assert t["obs"].shape == (20, 17) and t["action"].shape == (20, 6)
+        np.testing.assert_allclose(t["reward"].sum(), ret, rtol=1e-5)
+        np.testing.assert_array_equal(t["next_obs"][:-1], t["obs"][1:])  # consecutive within an episode
+        assert t["truncated"][-1] and not t["truncated"][:-1].any()
+
+
+def test_running_norm_matches_numpy():
+    rng = np.random.default_rng(0)
+    data = rng.normal(3.0, 2.0, size=(300, 4)).astype(np.float32)
+    norm = norm_init(4)
+    for chunk in np.split(data, 6):
+        norm = norm_update(norm, chunk)
+    np.testing.assert_allclose(np.asarray(norm.mean), data.mean(0), rtol=1e-4)
+    np.testing.assert_allclose(np.asarray(norm.var), data.var(0), rtol=1e-3)
+    z = np.asarray(norm_apply(norm, data))
+    np.testing.assert_allclose(z.mean(0), 0.0, atol=1e-3)
