@@ -65,7 +65,8 @@ def buffer_add(buffer: ReplayBuffer, batch: Any) -> ReplayBuffer:
 def buffer_sample(buffer: ReplayBuffer, key: chex.PRNGKey, batch_size: int) -> Any:
     """Uniform sample (with replacement) of ``batch_size`` filled transitions: leaves ``[B, ...]``."""
     idx = jax.random.randint(key, (batch_size,), 0, jnp.maximum(buffer.size, 1))
-    return jax.tree_util.tree_map(lambda d: d[idx], buffer.data)
+    # indices are in range by construction; mode="clip" skips the out-of-bounds masking of the default gather
+    return jax.tree_util.tree_map(lambda d: jnp.take(d, idx, axis=0, mode="clip"), buffer.data)
 
 
 def buffer_to_numpy(buffer: ReplayBuffer) -> dict[str, np.ndarray]:

@@ -23,7 +23,7 @@ def run(config_type: type[T], main: Callable[[T], dict], description: str, args:
 
     from jirl.loops.common import NonFiniteLossError, UserError, print_final_json
 
-    config = tyro.cli(config_type, description=description, args=args, config=(tyro.conf.FlagConversionOff,))
+    config = tyro.cli(config_type, description=description, args=args)
     try:
         summary = main(config)
     except UserError as e:

@@ -164,8 +164,9 @@ def train(cfg: SACTrainConfig) -> dict:
         return state, norm, key, metrics_sum, action
 
     @jax.jit
-    def act_fn(actor_params, norm, obs, key, deterministic):
-        return sac.act(scfg, actor_params, norm_apply(norm, obs), key, deterministic)
+    def act_fn(actor_params, norm, obs, key):
+        """Stochastic action; used for the first learner step (e.g. right after a resume)."""
+        return sac.act(scfg, actor_params, norm_apply(norm, obs), key, deterministic=False)
 
     act_det = jax.jit(lambda p, n, o: sac.act(scfg, p, norm_apply(n, o), jax.random.PRNGKey(0), True))
 
@@ -199,7 +200,7 @@ def train(cfg: SACTrainConfig) -> dict:
                     action = env.sample_actions(np_rng)
                 else:
                     key, k = jax.random.split(key)
-                    action = np.asarray(act_fn(state.actor_params, norm, jnp.asarray(obs), k, False))
+                    action = np.asarray(act_fn(state.actor_params, norm, jnp.asarray(obs), k))
             res = env.step(np.asarray(action))
             transition = Transition(
                 obs=obs,

@@ -1,0 +1,106 @@
+"""Checkpoints, resume of a killed run, and the scripts' behaviour on user mistakes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jirl.algorithms import sac
+from jirl.loops.common import NonFiniteLossError, check_finite, load_checkpoint, save_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--sac.hidden", "32", "32", "--sac.batch-size", "32", "--learning-starts", "200", "--buffer-size", "5000",
+        "--eval-episodes", "1", "--eval-every", "0", "--log-every", "100"]
+
+
+def _script(name, *args, timeout=300):
+    env = dict(os.environ, JIRL_NO_PROGRESS="1")
+    return subprocess.run([sys.executable, str(ROOT / "experiments" / name), *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    state = sac.init(sac.SACConfig(hidden=(8,)), jax.random.PRNGKey(0), 3, 2)
+    tree = {"sac": state, "key": jax.random.PRNGKey(5), "norm": None}
+    save_checkpoint(tmp_path, tree, {"step": 7})
+    template = {"sac": sac.init(sac.SACConfig(hidden=(8,)), jax.random.PRNGKey(1), 3, 2), "key": jax.random.PRNGKey(0), "norm": None}
+    back, meta = load_checkpoint(tmp_path, template)
+    assert meta == {"step": 7}
+    for a, b in zip(jax.tree_util.tree_leaves(tree), jax.tree_util.tree_leaves(back)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        assert np.asarray(a).dtype == np.asarray(b).dtype
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.msgpack"]  # no temp files left
+    wrong = {"sac": sac.init(sac.SACConfig(hidden=(16,)), jax.random.PRNGKey(1), 3, 2), "key": jax.random.PRNGKey(0), "norm": None}
+    with pytest.raises(ValueError, match="different config"):
+        load_checkpoint(tmp_path, wrong)
+
+
+def test_non_finite_metrics_stop_with_clear_message(tmp_path):
+    check_finite({"critic_loss": 1.0}, 10, tmp_path)
+    with pytest.raises(NonFiniteLossError, match="non-finite critic_loss at env step 10.*last good checkpoint"):
+        check_finite({"critic_loss": float("nan"), "actor_loss": 0.0}, 10, tmp_path)
+
+
+def test_killed_sac_run_resumes(tmp_path):
+    run_dir = tmp_path / "run"
+    args = [*TINY, "--env-id", "Pendulum-v1", "--total-steps", "1200", "--checkpoint-every", "400", "--run-dir", str(run_dir)]
+    env = dict(os.environ, JIRL_NO_PROGRESS="1")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "experiments" / "sac.py"), *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    ckpt = run_dir / "checkpoint.msgpack"
+    deadline = time.time() + 240
+    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    assert ckpt.exists(), proc.communicate()[1][-2000:].decode() if proc.poll() is not None else "no checkpoint in time"
+    os.killpg(proc.pid, signal.SIGKILL)  # as if the machine went away
+    proc.wait()
+    steps_logged = [json.loads(line)["env_steps"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert steps_logged and max(steps_logged) < 1200
+
+    out = _script("sac.py", *args, "--resume")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "resumed" in out.stdout
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert summary["env_steps"] == 1200
+    assert (run_dir / "policy.msgpack").exists() and (run_dir / "curve.png").exists()
+    steps = [json.loads(line)["env_steps"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert steps == sorted(steps) and len(steps) == len(set(steps)) and steps[-1] == 1200  # no duplicated records
+    assert len(list(run_dir.glob("buffer-*.npz"))) == 1
+
+    # the final policy evaluates through the evaluate script
+    ev = _script("evaluate.py", "--policy", str(run_dir / "policy.msgpack"), "--env", "Pendulum-v1", "--episodes", "2")
+    assert ev.returncode == 0, ev.stderr
+    result = json.loads(ev.stdout.strip().splitlines()[-1])
+    assert result["episodes"] == 2 and np.isfinite(result["mean_return"])
+
+
+@pytest.mark.parametrize(
+    "script,args,pattern",
+    [
+        ("sac.py", ["--resume", "--run-dir", "{tmp}/none"], "no checkpoint"),
+        ("sac.py", ["--env-id", "CartPole-v1", "--run-dir", "{tmp}/cp"], "needs a Box"),
+        ("sac.py", ["--total-steps", "0", "--run-dir", "{tmp}/z"], "--total-steps must be >= 1"),
+        ("evaluate.py", ["--policy", "{tmp}/missing.msgpack"], "does not exist"),
+        ("evaluate.py", ["--policy", "{tmp}/garbage.msgpack"], "not a jirl policy file"),
+        ("evaluate.py", ["--policy", "random", "--env", "NoSuchEnv-v0"], "cannot make Gymnasium env"),
+        ("collect.py", ["--policy", "random", "--out", "{tmp}/x.txt"], "must end with .npz"),
+        ("collect.py", ["--policy", "random", "--out", "{tmp}/exists.npz"], "exists; pass --overwrite"),
+    ],
+)
+def test_user_mistakes_give_one_line_and_exit_2(tmp_path, script, args, pattern):
+    (tmp_path / "garbage.msgpack").write_bytes(b"\x00\x01garbage")
+    (tmp_path / "exists.npz").write_bytes(b"keep me")
+    out = _script(script, *[a.format(tmp=tmp_path) for a in args])
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
+    err_lines = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert len(err_lines) == 1 and pattern in err_lines[0], out.stderr
+    assert (tmp_path / "exists.npz").read_bytes() == b"keep me"  # nothing lost
