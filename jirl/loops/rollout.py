@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import json
+import sys
 import time
+from typing import Literal
 
 import numpy as np
 
@@ -11,7 +15,8 @@ from jirl.data import DemoError, from_trajectories, save_demonstrations
 from jirl.envs.gym_bridge import VecEnv, run_episodes
 from jirl.loops.common import UserError, machine_description
 from jirl.policy import Policy, load_policy
-from jirl.references import normalized_score, reference_returns
+from jirl.fileio import atomic_write_bytes
+from jirl.references import REFERENCES_FILE, normalized_score
 
 
 def resolve_policy(spec: str, env: VecEnv, seed: int):
@@ -38,6 +43,21 @@ def make_env(env_id: str, num_envs: int, seed: int) -> VecEnv:
         raise UserError(str(e)) from None
 
 
+def save_reference(env_id: str, which: str, summary: dict) -> None:
+    refs = json.loads(REFERENCES_FILE.read_text()) if REFERENCES_FILE.exists() else {}
+    refs.setdefault(env_id, {})[which] = {
+        "mean_return": summary["mean_return"],
+        "std_return": summary["std_return"],
+        "episodes": summary["episodes"],
+        "seed": summary["seed"],
+        "policy": summary["policy"],
+        "command": "python experiments/evaluate.py " + " ".join(sys.argv[1:]),
+        "machine": machine_description(),
+        "date": datetime.date.today().isoformat(),
+    }
+    atomic_write_bytes(REFERENCES_FILE, (json.dumps(refs, indent=2) + "\n").encode())
+
+
 @dataclasses.dataclass(frozen=True)
 class EvaluateConfig:
     """Evaluate a policy (deterministic actions) for whole episodes and print return statistics."""
@@ -52,6 +72,9 @@ class EvaluateConfig:
     """Episode i is reset with seed + i."""
     num_envs: int = 10
     """Episodes run in parallel (at most --episodes)."""
+    save_reference: Literal["none", "random", "expert"] = "none"
+    """Record this result as the env's random or expert reference return (jirl/experts/references.json),
+    used for normalized scores."""
 
 
 def evaluate(cfg: EvaluateConfig) -> dict:
@@ -72,6 +95,8 @@ def evaluate(cfg: EvaluateConfig) -> dict:
         "policy": cfg.policy,
         "seed": cfg.seed,
     }
+    if cfg.save_reference != "none":
+        save_reference(cfg.env, cfg.save_reference, summary)
     score = normalized_score(cfg.env, summary["mean_return"])
     if score is not None:
         summary["normalized_score"] = score
