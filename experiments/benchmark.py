@@ -36,6 +36,7 @@ class BenchmarkConfig:
     measure_steps: int = 10_000
     """Learning steps measured."""
     seed: int = 0
+    """Seed of the run."""
     record: bool = True
     """Append the result to BENCHMARKS.md."""
     out: str = "BENCHMARKS.md"

@@ -30,6 +30,7 @@ class ImportConfig:
     episode_length: int = 1000
     """Steps per episode in --src."""
     overwrite: bool = False
+    """Replace --out if it exists."""
 
 
 def main(cfg: ImportConfig) -> dict:

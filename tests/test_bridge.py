@@ -75,3 +75,13 @@ def test_running_norm_matches_numpy():
     np.testing.assert_allclose(np.asarray(norm.var), data.var(0), rtol=1e-3)
     z = np.asarray(norm_apply(norm, data))
     np.testing.assert_allclose(z.mean(0), 0.0, atol=1e-3)
+
+
+def test_mujoco_deprecation_warning_is_not_shown():
+    import subprocess
+    import sys
+
+    code = "from jirl.envs import VecEnv; VecEnv('HalfCheetah-v5', num_envs=4).reset()"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "settotalmass" not in out.stderr + out.stdout

@@ -35,13 +35,17 @@ class SACConfig:
     num_qs: int = 2
     """Number of critics in the ensemble (the min over them is the target)."""
     actor_lr: float = 3e-4
+    """Adam learning rate of the actor."""
     critic_lr: float = 3e-4
+    """Adam learning rate of the critics."""
     alpha_lr: float = 3e-4
+    """Adam learning rate of the log-temperature."""
     gamma: float = 0.99
     """Discount factor."""
     tau: float = 0.005
     """Polyak coefficient of the target critics."""
     batch_size: int = 256
+    """Minibatch size of each update."""
     init_alpha: float = 1.0
     """Initial entropy temperature."""
     target_entropy: float | None = None
