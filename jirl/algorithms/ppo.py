@@ -5,9 +5,16 @@ This module holds the pure pieces; the rollout driver lives in ``jirl/loops``.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+from typing import Any
+
 import chex
 import jax
 import jax.numpy as jnp
+import optax
+
+from jirl.nets import GaussianActor, ValueNet, gaussian_log_prob
 
 
 def compute_gae(
@@ -61,3 +68,172 @@ def compute_gae(
     if squeeze:
         advantages, returns = advantages[:, 0], returns[:, 0]
     return advantages, returns
+
+
+# ---------------------------------------------------------------------------------------------------------
+# PPO: Gaussian policy with a learned state-independent log-std, clipped surrogate, (clipped) value loss.
+
+
+
+@dataclasses.dataclass(frozen=True)
+class PPOConfig:
+    """PPO hyperparameters (defaults: SB3/CleanRL MuJoCo settings, the ones we benchmark)."""
+
+    hidden: tuple[int, ...] = (64, 64)
+    """Hidden sizes of the actor and of the value network (tanh activations)."""
+    learning_rate: float = 3e-4
+    """Adam learning rate (annealed linearly to 0 with anneal_lr)."""
+    anneal_lr: bool = True
+    """Anneal the learning rate linearly to 0 over the run."""
+    num_steps: int = 2048
+    """Env steps per env per rollout."""
+    epochs: int = 10
+    """Passes over each rollout."""
+    minibatch_size: int = 64
+    """Transitions per gradient step."""
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_eps: float = 0.2
+    """Clipping range of the probability ratio."""
+    clip_value: bool = False
+    """Clip the value loss around the old values (same range as the ratio)."""
+    vf_coef: float = 0.5
+    """Weight of the value loss."""
+    ent_coef: float = 0.0
+    """Weight of the entropy bonus."""
+    max_grad_norm: float = 0.5
+    """Global gradient-norm clip."""
+    normalize_advantages: bool = True
+    """Normalize advantages per minibatch."""
+    init_log_std: float = 0.0
+    """Initial log standard deviation of the Gaussian policy."""
+
+
+@chex.dataclass(frozen=True)
+class PPOState:
+    params: Any  # {"actor": ..., "critic": ...}
+    opt_state: Any
+    step: jax.Array  # number of gradient steps taken
+
+
+@chex.dataclass(frozen=True)
+class PPOBatch:
+    """Flattened rollout: leaves ``[B, ...]``."""
+
+    obs: jax.Array
+    action: jax.Array  # the unclipped Gaussian sample (what log_prob refers to)
+    log_prob: jax.Array  # log-prob under the policy that collected the data
+    value: jax.Array  # V(s) under the critic that collected the data
+    advantage: jax.Array
+    ret: jax.Array  # value target (advantage + value)
+
+
+def _modules(config: PPOConfig, action_dim: int):
+    return GaussianActor(config.hidden, action_dim, config.init_log_std), ValueNet(config.hidden)
+
+
+def make_optimizer(config: PPOConfig, total_updates: int):
+    lr = optax.linear_schedule(config.learning_rate, 0.0, max(total_updates, 1)) if config.anneal_lr else config.learning_rate
+    return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr, eps=1e-5))
+
+
+def init(config: PPOConfig, key: chex.PRNGKey, obs_dim: int, action_dim: int, total_updates: int) -> PPOState:
+    actor, critic = _modules(config, action_dim)
+    ka, kc = jax.random.split(key)
+    obs = jnp.zeros((1, obs_dim))
+    params = {"actor": actor.init(ka, obs), "critic": critic.init(kc, obs)}
+    return PPOState(params=params, opt_state=make_optimizer(config, total_updates).init(params), step=jnp.int32(0))
+
+
+def _action_dim(params) -> int:
+    return int(params["actor"]["params"]["log_std"].shape[0])
+
+
+def policy_outputs(config: PPOConfig, params, obs: jax.Array):
+    """``obs [..., obs_dim] -> (mean [..., A], log_std [..., A], value [...])``."""
+    actor, critic = _modules(config, _action_dim(params))
+    mean, log_std = actor.apply(params["actor"], obs)
+    return mean, log_std, critic.apply(params["critic"], obs)
+
+
+def sample_action(config: PPOConfig, params, obs: jax.Array, key: chex.PRNGKey):
+    """Sample ``a ~ N(mean, std)`` for ``obs [N, obs_dim]``; returns ``(action, log_prob, value)``.
+    The env receives ``clip(action, -1, 1)``; ``log_prob`` refers to the unclipped sample."""
+    mean, log_std, value = policy_outputs(config, params, obs)
+    action = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
+    return action, gaussian_log_prob(action, mean, log_std), value
+
+
+def gaussian_entropy(log_std: jax.Array) -> jax.Array:
+    """Entropy of a diagonal Gaussian, summed over the last axis: ``sum(log_std + 0.5 log(2 pi e))``."""
+    return jnp.sum(log_std + 0.5 * jnp.log(2.0 * jnp.pi * jnp.e), axis=-1)
+
+
+def clipped_surrogate(ratio: jax.Array, advantage: jax.Array, clip_eps: float) -> jax.Array:
+    """PPO policy loss for one sample: ``-min(ratio A, clip(ratio, 1-eps, 1+eps) A)``."""
+    return -jnp.minimum(ratio * advantage, jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps) * advantage)
+
+
+def value_loss(value: jax.Array, old_value: jax.Array, ret: jax.Array, clip_eps: float, clip: bool) -> jax.Array:
+    """``0.5 (V - R)^2``, or with ``clip`` the max with the loss of ``old_V + clip(V - old_V, -eps, eps)``."""
+    unclipped = (value - ret) ** 2
+    if not clip:
+        return 0.5 * unclipped
+    clipped = (old_value + jnp.clip(value - old_value, -clip_eps, clip_eps) - ret) ** 2
+    return 0.5 * jnp.maximum(unclipped, clipped)
+
+
+def loss_one(config: PPOConfig, params, obs, action, old_log_prob, old_value, advantage, ret):
+    """PPO loss terms for one transition (vmapped over the minibatch)."""
+    mean, log_std, value = policy_outputs(config, params, obs)
+    log_prob = gaussian_log_prob(action, mean, log_std)  # same family and parameters as old_log_prob
+    log_ratio = log_prob - old_log_prob
+    ratio = jnp.exp(log_ratio)
+    return {
+        "policy_loss": clipped_surrogate(ratio, advantage, config.clip_eps),
+        "value_loss": value_loss(value, old_value, ret, config.clip_eps, config.clip_value),
+        "entropy": gaussian_entropy(log_std),
+        "approx_kl": (ratio - 1.0) - log_ratio,
+        "clip_frac": (jnp.abs(ratio - 1.0) > config.clip_eps).astype(jnp.float32),
+    }
+
+
+def minibatch_loss(config: PPOConfig, params, mb: PPOBatch):
+    adv = mb.advantage
+    if config.normalize_advantages:
+        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    terms = jax.vmap(loss_one, in_axes=(None, None, 0, 0, 0, 0, 0, 0))(
+        config, params, mb.obs, mb.action, mb.log_prob, mb.value, adv, mb.ret
+    )
+    terms = jax.tree_util.tree_map(jnp.mean, terms)
+    total = terms["policy_loss"] + config.vf_coef * terms["value_loss"] - config.ent_coef * terms["entropy"]
+    return total, terms
+
+
+def update(config: PPOConfig, state: PPOState, batch: PPOBatch, key: chex.PRNGKey, total_updates: int) -> tuple[PPOState, dict]:
+    """``epochs`` passes of shuffled minibatches over a flattened rollout ``batch`` (leaves ``[B, ...]``),
+    all inside one ``lax.scan`` (epochs) of a ``lax.scan`` (minibatches). ``B`` must be a multiple of
+    ``minibatch_size``. Returns the new state and metrics averaged over every gradient step."""
+    n = batch.obs.shape[0]
+    chex.assert_tree_shape_prefix(batch, (n,))
+    if n % config.minibatch_size:
+        raise ValueError(f"rollout size {n} is not a multiple of minibatch_size {config.minibatch_size}")
+    num_mb = n // config.minibatch_size
+    opt = make_optimizer(config, total_updates)
+    grad_fn = jax.value_and_grad(functools.partial(minibatch_loss, config), has_aux=True)
+
+    def mb_step(carry, mb):
+        params, opt_state = carry
+        (loss, terms), grads = grad_fn(params, mb)
+        updates, opt_state = opt.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        return (params, opt_state), dict(terms, loss=loss)
+
+    def epoch(carry, k):
+        perm = jax.random.permutation(k, n)
+        shuffled = jax.tree_util.tree_map(lambda x: x[perm].reshape((num_mb, config.minibatch_size) + x.shape[1:]), batch)
+        return jax.lax.scan(mb_step, carry, shuffled)
+
+    (params, opt_state), metrics = jax.lax.scan(epoch, (state.params, state.opt_state), jax.random.split(key, config.epochs))
+    new_state = PPOState(params=params, opt_state=opt_state, step=state.step + config.epochs * num_mb)
+    return new_state, jax.tree_util.tree_map(jnp.mean, metrics)

@@ -1,0 +1,58 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jirl.algorithms import ppo
+from jirl.nets import gaussian_log_prob
+
+
+def test_clipped_surrogate_hand_values():
+    ratio = jnp.array([0.5, 0.9, 1.1, 1.5, 0.5, 1.5])
+    adv = jnp.array([1.0, 1.0, 1.0, 1.0, -1.0, -1.0])
+    got = np.asarray(ppo.clipped_surrogate(ratio, adv, 0.2))
+    # A>0: min(r, clip(r)) -> 0.5, 0.9, 1.1, 1.2 ; A<0: min(-r, -clip(r)) -> -0.8, -1.5
+    np.testing.assert_allclose(got, -np.array([0.5, 0.9, 1.1, 1.2, -0.8, -1.5]), rtol=1e-6)
+
+
+def test_value_loss_clipping():
+    v, old, ret = jnp.array(2.0), jnp.array(1.0), jnp.array(3.0)
+    assert float(ppo.value_loss(v, old, ret, 0.2, clip=False)) == 0.5
+    # clipped value is 1.2 -> (1.2-3)^2 = 3.24 > 1: the pessimistic max is taken
+    np.testing.assert_allclose(float(ppo.value_loss(v, old, ret, 0.2, clip=True)), 0.5 * 3.24, rtol=1e-6)
+
+
+def test_gaussian_entropy_hand_value():
+    log_std = jnp.array([0.0, np.log(2.0)])
+    expected = 0.5 * np.log(2 * np.pi * np.e) * 2 + np.log(2.0)
+    np.testing.assert_allclose(float(ppo.gaussian_entropy(log_std)), expected, rtol=1e-6)
+
+
+def test_ratio_is_one_on_the_collecting_policy_and_uses_learned_std():
+    cfg = ppo.PPOConfig(hidden=(8, 8), init_log_std=-0.7)
+    state = ppo.init(cfg, jax.random.PRNGKey(0), 3, 2, total_updates=10)
+    obs = jax.random.normal(jax.random.PRNGKey(1), (5, 3))
+    action, log_prob, value = ppo.sample_action(cfg, state.params, obs, jax.random.PRNGKey(2))
+    mean, log_std, _ = ppo.policy_outputs(cfg, state.params, obs)
+    np.testing.assert_allclose(np.asarray(log_std), -0.7)
+    np.testing.assert_allclose(np.asarray(log_prob), np.asarray(gaussian_log_prob(action, mean, log_std)), rtol=1e-6)
+    terms = jax.vmap(ppo.loss_one, in_axes=(None, None, 0, 0, 0, 0, 0, 0))(
+        cfg, state.params, obs, action, log_prob, value, jnp.ones(5), value
+    )
+    np.testing.assert_allclose(np.asarray(terms["approx_kl"]), 0.0, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(terms["policy_loss"]), -1.0, rtol=1e-6)  # ratio 1, advantage 1
+    np.testing.assert_allclose(np.asarray(terms["entropy"]), float(ppo.gaussian_entropy(jnp.full(2, -0.7))), rtol=1e-6)
+
+
+def test_update_increases_likelihood_of_positive_advantage_actions():
+    cfg = ppo.PPOConfig(hidden=(16, 16), epochs=4, minibatch_size=32, anneal_lr=False, learning_rate=1e-2)
+    state = ppo.init(cfg, jax.random.PRNGKey(0), 3, 1, total_updates=100)
+    obs = jax.random.normal(jax.random.PRNGKey(1), (128, 3))
+    action, log_prob, value = ppo.sample_action(cfg, state.params, obs, jax.random.PRNGKey(2))
+    adv = jnp.sign(action[:, 0])  # reward positive actions
+    batch = ppo.PPOBatch(obs=obs, action=action, log_prob=log_prob, value=value, advantage=adv, ret=value + adv)
+    new_state, metrics = jax.jit(ppo.update, static_argnums=(0, 4))(cfg, state, batch, jax.random.PRNGKey(3), 100)
+    mean_before, _, _ = ppo.policy_outputs(cfg, state.params, obs)
+    mean_after, _, _ = ppo.policy_outputs(cfg, new_state.params, obs)
+    assert float(jnp.mean(mean_after)) > float(jnp.mean(mean_before)) + 0.05
+    assert int(new_state.step) == 4 * 4
+    assert 0.0 <= float(metrics["clip_frac"]) <= 1.0
