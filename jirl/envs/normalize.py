@@ -36,3 +36,27 @@ def norm_apply(norm: RunningNorm | None, obs: jax.Array, clip: float = 10.0) -> 
     if norm is None:
         return obs
     return jnp.clip((obs - norm.mean) / jnp.sqrt(norm.var + 1e-8), -clip, clip)
+
+
+@chex.dataclass(frozen=True)
+class RewardScaler:
+    """Scales rewards by the running std of the discounted return (as SB3's VecNormalize / CleanRL do).
+
+    ``ret [N]`` is each env's running discounted return; ``norm`` tracks its variance.
+    """
+
+    ret: jax.Array
+    norm: RunningNorm
+
+
+def reward_scaler_init(num_envs: int) -> RewardScaler:
+    return RewardScaler(ret=jnp.zeros(num_envs), norm=norm_init(1))
+
+
+def reward_scaler_step(scaler: RewardScaler, reward: jax.Array, episode_end: jax.Array, gamma: float) -> tuple[RewardScaler, jax.Array]:
+    """Update with one step's rewards ``[N]`` (``episode_end [N]`` resets the running return afterwards);
+    returns the new scaler and the scaled rewards ``r / sqrt(var(return) + 1e-8)`` clipped to ``[-10, 10]``."""
+    ret = scaler.ret * gamma + reward
+    norm = norm_update(scaler.norm, ret[:, None])
+    scaled = jnp.clip(reward / jnp.sqrt(norm.var[0] + 1e-8), -10.0, 10.0)
+    return RewardScaler(ret=jnp.where(episode_end, 0.0, ret), norm=norm), scaled

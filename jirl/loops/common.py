@@ -93,6 +93,28 @@ def load_checkpoint(run_dir: str | os.PathLike, template: Any) -> tuple[Any, dic
         return pytree_from_bytes(template, f.read())
 
 
+def prepare_run_dir(run_dir: str | os.PathLike, resume: bool) -> Path:
+    """Check that ``run_dir`` can be started (no run there yet) or resumed (a checkpoint there)."""
+    run_dir = Path(run_dir)
+    ckpt = run_dir / CHECKPOINT_NAME
+    if resume and not ckpt.exists():
+        raise UserError(f"--resume: no checkpoint at {ckpt}; start without --resume")
+    if not resume and ckpt.exists():
+        raise UserError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --run-dir")
+    return run_dir
+
+
+def make_train_and_eval_envs(env_id: str, num_envs: int, eval_episodes: int, seed: int):
+    """The training vector env (seeded ``seed``) and an evaluation env with one copy per episode
+    (seeded ``seed + 10_000``); a bad env id becomes a :class:`UserError`."""
+    from jirl.envs.gym_bridge import VecEnv
+
+    try:
+        return VecEnv(env_id, num_envs, seed=seed), VecEnv(env_id, eval_episodes, seed=seed + 10_000)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+
+
 def check_finite(metrics: dict, step: int, run_dir: str | os.PathLike) -> None:
     bad = [k for k, v in metrics.items() if not math.isfinite(float(v))]
     if bad:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import os
 import time
 from pathlib import Path
@@ -22,10 +23,9 @@ import numpy as np
 
 from jirl.algorithms import sac
 from jirl.buffers import Transition, buffer_add, buffer_from_numpy, buffer_init, buffer_to_numpy
-from jirl.envs.gym_bridge import VecEnv, run_episodes
+from jirl.envs.gym_bridge import run_episodes
 from jirl.envs.normalize import norm_apply, norm_init, norm_update
 from jirl.loops.common import (
-    CHECKPOINT_NAME,
     RunLogger,
     UserError,
     atomic_write_bytes,
@@ -33,6 +33,8 @@ from jirl.loops.common import (
     config_to_dict,
     load_checkpoint,
     machine_description,
+    make_train_and_eval_envs,
+    prepare_run_dir,
     progress_bar,
     save_checkpoint,
     to_float_dict,
@@ -100,18 +102,8 @@ def _validate(cfg: SACTrainConfig) -> None:
 def train(cfg: SACTrainConfig) -> dict:
     """Train; returns the summary dict that the script prints as its final JSON line."""
     _validate(cfg)
-    run_dir = Path(cfg.run_dir or default_run_dir("sac", cfg.env_id, cfg.seed))
-    ckpt_path = run_dir / CHECKPOINT_NAME
-    if cfg.resume and not ckpt_path.exists():
-        raise UserError(f"--resume: no checkpoint at {ckpt_path}; start without --resume")
-    if not cfg.resume and ckpt_path.exists():
-        raise UserError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --run-dir")
-
-    try:
-        env = VecEnv(cfg.env_id, cfg.num_envs, seed=cfg.seed)
-    except ValueError as e:
-        raise UserError(str(e)) from None
-    eval_env = VecEnv(cfg.env_id, cfg.eval_episodes, seed=cfg.seed + 10_000)
+    run_dir = prepare_run_dir(cfg.run_dir or default_run_dir("sac", cfg.env_id, cfg.seed), cfg.resume)
+    env, eval_env = make_train_and_eval_envs(cfg.env_id, cfg.num_envs, cfg.eval_episodes, cfg.seed)
     obs_dim, action_dim = env.obs_dim, env.action_dim
     scfg = cfg.sac
 
@@ -136,7 +128,7 @@ def train(cfg: SACTrainConfig) -> dict:
         print(f"resumed {run_dir} at env step {step:,}", flush=True)
     else:
         buffer = buffer_init(example, cfg.buffer_size)
-        (run_dir / "config.json").write_text(__import__("json").dumps(config_to_dict(cfg), indent=2))
+        (run_dir / "config.json").write_text(json.dumps(config_to_dict(cfg), indent=2))
 
     np_rng = np.random.default_rng(cfg.seed + step)
 

@@ -1,0 +1,252 @@
+"""PPO training driver on the env reward (the learner's sanity check; GAIL reuses the rollout pieces).
+
+Per env step: one jitted call (normalize obs, sample action, value). Per rollout: one jitted call that scales
+rewards, computes ``V(final obs)``, GAE, runs ``epochs x minibatches`` PPO steps and updates the observation
+statistics. Observation statistics are frozen during a rollout, so the log-probs stored at collection time
+and the ones recomputed in the update see the same normalized observations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jirl.algorithms import ppo
+from jirl.envs.gym_bridge import VecEnv, run_episodes
+from jirl.envs.normalize import RunningNorm, norm_apply, norm_init, norm_update, reward_scaler_init, reward_scaler_step
+from jirl.fileio import atomic_write_bytes
+from jirl.loops.common import (
+    RunLogger,
+    UserError,
+    check_finite,
+    config_to_dict,
+    load_checkpoint,
+    machine_description,
+    make_train_and_eval_envs,
+    prepare_run_dir,
+    progress_bar,
+    save_checkpoint,
+    to_float_dict,
+)
+from jirl.policy import policy_to_bytes
+
+
+@dataclasses.dataclass(frozen=True)
+class PPOTrainConfig:
+    """Train PPO (Gaussian policy, GAE) on a Gymnasium env's own reward."""
+
+    env_id: str = "HalfCheetah-v5"
+    """Gymnasium env id with a Box action space."""
+    seed: int = 0
+    """Seed of everything."""
+    total_steps: int = 1_000_000
+    """Env steps to train for (rounded up to whole rollouts)."""
+    num_envs: int = 1
+    """Parallel envs; a rollout is num_envs x ppo.num_steps transitions."""
+    normalize_obs: bool = True
+    """Normalize observations with running statistics (frozen within a rollout; saved with the policy)."""
+    normalize_reward: bool = True
+    """Scale rewards by the running std of the discounted return."""
+    eval_every: int = 50_000
+    """Evaluate the deterministic policy about every this many env steps (0: only at the end)."""
+    eval_episodes: int = 10
+    """Episodes per evaluation."""
+    checkpoint_every: int = 100_000
+    """Write a resumable checkpoint about every this many env steps (0: only at the end)."""
+    run_dir: str | None = None
+    """Output folder (default: runs/ppo-<env>-s<seed>)."""
+    resume: bool = False
+    """Continue the run in run_dir from its last checkpoint."""
+    ppo: ppo.PPOConfig = ppo.PPOConfig()
+
+
+@chex.dataclass(frozen=True)
+class Rollout:
+    """Time-major rollout ``[T, N, ...]`` as collected (raw observations)."""
+
+    obs: jax.Array
+    action: jax.Array
+    log_prob: jax.Array
+    value: jax.Array
+    reward: jax.Array
+    terminated: jax.Array
+    episode_end: jax.Array
+    final_obs: jax.Array
+
+
+def rollout_sizes(cfg: PPOTrainConfig) -> tuple[int, int, int]:
+    """(transitions per rollout, number of rollouts, optimizer steps in the whole run)."""
+    per_rollout = cfg.num_envs * cfg.ppo.num_steps
+    num_rollouts = -(-cfg.total_steps // per_rollout)
+    total_updates = num_rollouts * cfg.ppo.epochs * (per_rollout // cfg.ppo.minibatch_size)
+    return per_rollout, num_rollouts, total_updates
+
+
+def make_policy_step(pcfg: ppo.PPOConfig):
+    @jax.jit
+    def policy_step(params, norm, obs, key):
+        return ppo.sample_action(pcfg, params, norm_apply(norm, obs), key)
+
+    return policy_step
+
+
+def make_rollout_update(pcfg: ppo.PPOConfig, total_updates: int, normalize_obs: bool, normalize_reward: bool):
+    """The per-rollout jitted call: reward scaling, V(final obs), GAE, PPO update, obs statistics."""
+
+    @jax.jit
+    def rollout_update(state: ppo.PPOState, norm, scaler, rollout: Rollout, key):
+        T, N = rollout.reward.shape
+        rewards = rollout.reward
+        if normalize_reward:
+            def scale(s, xs):
+                r, end = xs
+                return reward_scaler_step(s, r, end, pcfg.gamma)
+
+            scaler, rewards = jax.lax.scan(scale, scaler, (rewards, rollout.episode_end))
+        obs_n = norm_apply(norm, rollout.obs)
+        _, _, next_values = ppo.policy_outputs(pcfg, state.params, norm_apply(norm, rollout.final_obs))
+        adv, ret = ppo.compute_gae(rewards, rollout.value, next_values, rollout.terminated, rollout.episode_end, pcfg.gamma, pcfg.gae_lambda)
+        flat = lambda x: x.reshape((T * N,) + x.shape[2:])  # noqa: E731
+        batch = ppo.PPOBatch(obs=flat(obs_n), action=flat(rollout.action), log_prob=flat(rollout.log_prob), value=flat(rollout.value), advantage=flat(adv), ret=flat(ret))
+        state, metrics = ppo.update(pcfg, state, batch, key, total_updates)
+        if normalize_obs:
+            norm = norm_update(norm, flat(rollout.obs))
+        metrics = dict(metrics, value_target_mean=jnp.mean(ret), log_std=jnp.mean(state.params["actor"]["params"]["log_std"]))
+        return state, norm, scaler, metrics
+
+    return rollout_update
+
+
+def collect(env: VecEnv, obs: np.ndarray, num_steps: int, act: Callable[[np.ndarray], tuple], reward_fn=None):
+    """Step ``env`` for ``num_steps`` steps from ``obs`` with ``act(obs) -> (action, log_prob, value)``.
+
+    Returns ``(rollout as NumPy [T, N, ...], next obs, finished episode returns)``. ``reward_fn`` is unused
+    here (GAIL relabels rewards after collection); the env reward is stored.
+    """
+    T, N, D, A = num_steps, env.num_envs, env.obs_dim, env.action_dim
+    buf = {
+        "obs": np.empty((T, N, D), np.float32),
+        "action": np.empty((T, N, A), np.float32),
+        "log_prob": np.empty((T, N), np.float32),
+        "value": np.empty((T, N), np.float32),
+        "reward": np.empty((T, N), np.float32),
+        "terminated": np.empty((T, N), bool),
+        "episode_end": np.empty((T, N), bool),
+        "final_obs": np.empty((T, N, D), np.float32),
+    }
+    finished = []
+    for t in range(T):
+        action, log_prob, value = act(obs)
+        action = np.asarray(action)
+        res = env.step(np.clip(action, -1.0, 1.0))
+        buf["obs"][t] = obs
+        buf["action"][t] = action
+        buf["log_prob"][t] = np.asarray(log_prob)
+        buf["value"][t] = np.asarray(value)
+        buf["reward"][t] = res.reward
+        buf["terminated"][t] = res.terminated
+        buf["episode_end"][t] = res.terminated | res.truncated
+        buf["final_obs"][t] = res.final_obs
+        finished.extend(res.finished_returns)
+        obs = res.obs
+    return Rollout(**buf), obs, finished
+
+
+def train(cfg: PPOTrainConfig) -> dict:
+    pcfg = cfg.ppo
+    for name in ("total_steps", "num_envs", "eval_episodes"):
+        if getattr(cfg, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(cfg, name)}")
+    per_rollout, num_rollouts, total_updates = rollout_sizes(cfg)
+    if per_rollout % pcfg.minibatch_size:
+        raise UserError(f"num_envs x ppo.num_steps = {per_rollout} must be a multiple of --ppo.minibatch-size {pcfg.minibatch_size}")
+    run_dir = prepare_run_dir(cfg.run_dir or str(Path("runs") / f"ppo-{cfg.env_id}-s{cfg.seed}"), cfg.resume)
+    env, eval_env = make_train_and_eval_envs(cfg.env_id, cfg.num_envs, cfg.eval_episodes, cfg.seed)
+
+    key = jax.random.PRNGKey(cfg.seed)
+    key, k_init = jax.random.split(key)
+    state = ppo.init(pcfg, k_init, env.obs_dim, env.action_dim, total_updates)
+    norm = norm_init(env.obs_dim) if cfg.normalize_obs else None
+    scaler = reward_scaler_init(cfg.num_envs) if cfg.normalize_reward else None
+    rollout_idx, elapsed_before = 0, 0.0
+    logger = RunLogger(run_dir, f"PPO on {cfg.env_id} (seed {cfg.seed})")
+    if cfg.resume:
+        tree, meta = load_checkpoint(run_dir, {"ppo": state, "norm": norm, "scaler": scaler, "key": key})
+        state, norm, scaler, key = tree["ppo"], tree["norm"], tree["scaler"], tree["key"]
+        rollout_idx, elapsed_before = int(meta["rollout"]), float(meta["wall_s"])
+        logger.truncate_after(rollout_idx * per_rollout)
+        print(f"resumed {run_dir} at env step {rollout_idx * per_rollout:,}", flush=True)
+    else:
+        (run_dir / "config.json").write_text(json.dumps(config_to_dict(cfg), indent=2))
+
+    policy_step = make_policy_step(pcfg)
+    rollout_update = make_rollout_update(pcfg, total_updates, cfg.normalize_obs, cfg.normalize_reward)
+    act_det = jax.jit(lambda p, n, o: jnp.clip(ppo.policy_outputs(pcfg, p, norm_apply(n, o))[0], -1.0, 1.0))
+    start = time.time()
+
+    def evaluate(step: int) -> dict:
+        returns, _, _ = run_episodes(eval_env, lambda o: act_det(state.params, norm, jnp.asarray(o)), cfg.eval_episodes, seed=cfg.seed + 10_000)
+        return logger.log_eval(step, returns)
+
+    def checkpoint() -> None:
+        meta = {"rollout": rollout_idx, "step": rollout_idx * per_rollout, "wall_s": elapsed_before + time.time() - start}
+        save_checkpoint(run_dir, {"ppo": state, "norm": norm, "scaler": scaler, "key": key}, meta)
+
+    obs = env.reset(seed=cfg.seed + rollout_idx)
+    bar = progress_bar(num_rollouts * per_rollout, initial=rollout_idx * per_rollout, desc=f"PPO {cfg.env_id}")
+    last_eval = logger.eval_history[-1]["mean_return"] if logger.eval_history else float("nan")
+    every = lambda n: max(1, round(n / per_rollout)) if n else 0  # noqa: E731 - in rollouts
+    try:
+        while rollout_idx < num_rollouts:
+            t0 = time.time()
+
+            def act(o):
+                nonlocal key
+                key, k = jax.random.split(key)
+                return policy_step(state.params, norm, jnp.asarray(o), k)
+
+            rollout, obs, finished = collect(env, obs, pcfg.num_steps, act)
+            key, k = jax.random.split(key)
+            state, norm, scaler, metrics = rollout_update(state, norm, scaler, jax.tree_util.tree_map(jnp.asarray, rollout), k)
+            rollout_idx += 1
+            step = rollout_idx * per_rollout
+            row = to_float_dict(metrics)
+            check_finite(row, step, run_dir)
+            row["steps_per_s"] = per_rollout / (time.time() - t0)
+            if finished:
+                row["train_return"] = float(np.mean(finished))
+            logger.log_metrics(step, row)
+            bar.update(per_rollout)
+            if cfg.eval_every and rollout_idx % every(cfg.eval_every) == 0 and rollout_idx < num_rollouts:
+                last_eval = evaluate(step)["mean_return"]
+            bar.set_postfix(eval_return=f"{last_eval:,.0f}", train_return=f"{row.get('train_return', float('nan')):,.0f}", refresh=False)
+            if cfg.checkpoint_every and rollout_idx % every(cfg.checkpoint_every) == 0 and rollout_idx < num_rollouts:
+                checkpoint()
+    finally:
+        bar.close()
+
+    step = rollout_idx * per_rollout
+    final = evaluate(step)
+    checkpoint()
+    meta = {"env_id": cfg.env_id, "algorithm": "ppo", "env_steps": step, "seed": cfg.seed, "eval_mean_return": final["mean_return"], "config": config_to_dict(cfg)}
+    atomic_write_bytes(run_dir / "policy.msgpack", policy_to_bytes("gaussian", state.params["actor"], pcfg.hidden, env.obs_dim, env.action_dim, norm, meta))
+    logger.close()
+    wall = elapsed_before + time.time() - start
+    return {
+        "mean_return": final["mean_return"],
+        "std_return": final["std_return"],
+        "env_steps": step,
+        "wall_s": round(wall, 1),
+        "steps_per_s": round(step / wall, 1),
+        "machine": machine_description(),
+        "run_dir": str(run_dir),
+        "policy": str(run_dir / "policy.msgpack"),
+    }
