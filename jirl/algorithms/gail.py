@@ -1,0 +1,135 @@
+"""Generative Adversarial Imitation Learning (Ho & Ermon 2016): the discriminator and its rewards.
+
+The discriminator outputs a **logit** ``l(x)`` of ``D(x) = P(expert | x)`` for an input ``x`` = (s, a) or
+(s, s'). Everything is computed from logits: the loss is ``optax.sigmoid_binary_cross_entropy`` (expert
+label 1, policy label 0) and the rewards are closed forms of the logit:
+
+================  ===========================  =====================
+reward kind       formula                      in terms of the logit
+================  ===========================  =====================
+``gail``          ``-log(1 - D)`` (default)    ``softplus(l)``
+``logd``          ``log D``                    ``-softplus(-l)``
+``airl``          ``log D - log(1 - D)``       ``l``
+================  ===========================  =====================
+
+The RL learner is pluggable: the PPO loop (``jirl/loops/gail.py``) and the SAC loop (DAC-style) call the same
+functions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal
+
+import chex
+import jax
+import jax.numpy as jnp
+import optax
+
+from jirl.nets import Discriminator
+
+RewardKind = Literal["gail", "logd", "airl"]
+
+
+@dataclasses.dataclass(frozen=True)
+class DiscriminatorConfig:
+    """Discriminator hyperparameters."""
+
+    hidden: tuple[int, ...] = (64, 64)
+    """Hidden sizes (tanh)."""
+    learning_rate: float = 3e-4
+    """Adam learning rate."""
+    batch_size: int = 256
+    """Expert and policy samples per discriminator step (each)."""
+    steps_per_round: int = 8
+    """Discriminator steps after each policy rollout."""
+    input: Literal["sa", "ss"] = "sa"
+    """Discriminator input: (state, action) or (state, next state)."""
+    grad_penalty: float = 0.0
+    """Weight of the gradient penalty (||grad_x l(x_hat)|| - 1)^2 on expert/policy interpolates (DAC uses 10)."""
+    entropy_bonus: float = 0.0
+    """Weight of the mean binary entropy of D subtracted from the loss (keeps D from saturating)."""
+    reward: RewardKind = "gail"
+    """Reward from the logit: gail = -log(1-D), logd = log D, airl = log D - log(1-D)."""
+
+
+@chex.dataclass(frozen=True)
+class DiscState:
+    params: Any
+    opt_state: Any
+
+
+def init(config: DiscriminatorConfig, key: chex.PRNGKey, input_dim: int) -> DiscState:
+    params = Discriminator(config.hidden).init(key, jnp.zeros((1, input_dim)))
+    return DiscState(params=params, opt_state=optax.adam(config.learning_rate).init(params))
+
+
+def logits(config: DiscriminatorConfig, params, x: jax.Array) -> jax.Array:
+    """``x [..., input_dim] -> logit [...]`` of P(expert)."""
+    return Discriminator(config.hidden).apply(params, x)
+
+
+def reward_from_logits(logit: jax.Array, kind: RewardKind = "gail") -> jax.Array:
+    """Imitation reward from the discriminator logit (see the module table)."""
+    if kind == "gail":
+        return jax.nn.softplus(logit)
+    if kind == "logd":
+        return -jax.nn.softplus(-logit)
+    if kind == "airl":
+        return logit
+    raise ValueError(f"unknown reward kind {kind!r}")
+
+
+def binary_entropy_from_logits(logit: jax.Array) -> jax.Array:
+    """Entropy of Bernoulli(sigmoid(logit)), computed stably from the logit."""
+    p = jax.nn.sigmoid(logit)
+    return -(p * jax.nn.log_sigmoid(logit) + (1.0 - p) * jax.nn.log_sigmoid(-logit))
+
+
+def loss(config: DiscriminatorConfig, params, expert_x: jax.Array, policy_x: jax.Array, key: chex.PRNGKey):
+    """Discriminator loss on a batch of expert inputs ``[B, D]`` and policy inputs ``[B, D]``."""
+    chex.assert_rank([expert_x, policy_x], 2)
+    chex.assert_equal_shape([expert_x, policy_x])
+    le = logits(config, params, expert_x)
+    lp = logits(config, params, policy_x)
+    bce = jnp.mean(optax.sigmoid_binary_cross_entropy(le, jnp.ones_like(le))) + jnp.mean(
+        optax.sigmoid_binary_cross_entropy(lp, jnp.zeros_like(lp))
+    )
+    entropy = 0.5 * (jnp.mean(binary_entropy_from_logits(le)) + jnp.mean(binary_entropy_from_logits(lp)))
+    total = bce - config.entropy_bonus * entropy
+    gp = jnp.zeros(())
+    if config.grad_penalty > 0:
+        eps = jax.random.uniform(key, (expert_x.shape[0], 1))
+        x_hat = eps * expert_x + (1.0 - eps) * policy_x
+        grads = jax.vmap(jax.grad(lambda x: logits(config, params, x)))(x_hat)
+        gp = jnp.mean((jnp.sqrt(jnp.sum(grads**2, axis=-1) + 1e-12) - 1.0) ** 2)
+        total = total + config.grad_penalty * gp
+    metrics = {
+        "disc_loss": bce,
+        "disc_acc_expert": jnp.mean(le > 0),
+        "disc_acc_policy": jnp.mean(lp < 0),
+        "disc_entropy": entropy,
+        "disc_grad_penalty": gp,
+    }
+    return total, metrics
+
+
+def train_steps(
+    config: DiscriminatorConfig, state: DiscState, expert_x: jax.Array, policy_x: jax.Array, key: chex.PRNGKey, num_steps: int
+) -> tuple[DiscState, dict]:
+    """``num_steps`` Adam steps, each on ``batch_size`` samples drawn uniformly from ``expert_x [E, D]`` and
+    ``policy_x [P, D]``; one ``lax.scan``. Returns the new state and metrics averaged over the steps."""
+    opt = optax.adam(config.learning_rate)
+    grad_fn = jax.value_and_grad(lambda p, e, q, k: loss(config, p, e, q, k), has_aux=True)
+    b = config.batch_size
+
+    def step(s: DiscState, k):
+        ke, kp, kg = jax.random.split(k, 3)
+        e = expert_x[jax.random.randint(ke, (b,), 0, expert_x.shape[0])]
+        q = policy_x[jax.random.randint(kp, (b,), 0, policy_x.shape[0])]
+        (_, metrics), grads = grad_fn(s.params, e, q, kg)
+        updates, opt_state = opt.update(grads, s.opt_state, s.params)
+        return DiscState(params=optax.apply_updates(s.params, updates), opt_state=opt_state), metrics
+
+    state, metrics = jax.lax.scan(step, state, jax.random.split(key, num_steps))
+    return state, jax.tree_util.tree_map(jnp.mean, metrics)
