@@ -98,13 +98,23 @@ def make_policy_step(pcfg: ppo.PPOConfig):
     return policy_step
 
 
-def make_rollout_update(pcfg: ppo.PPOConfig, total_updates: int, normalize_obs: bool, normalize_reward: bool):
-    """The per-rollout jitted call: reward scaling, V(final obs), GAE, PPO update, obs statistics."""
+def make_rollout_update(pcfg: ppo.PPOConfig, total_updates: int, normalize_obs: bool, normalize_reward: bool, relabel=None):
+    """The per-round jitted call: (optional) reward relabelling, reward scaling, V(final obs), GAE, the PPO
+    update and the observation statistics, all in one compiled program.
+
+    ``relabel(aux, norm, rollout, key) -> (aux, rewards [T, N], metrics)`` replaces the env reward (GAIL trains
+    its discriminator and scores the rollout there); ``aux`` is its state (None for plain PPO).
+    """
 
     @jax.jit
-    def rollout_update(state: ppo.PPOState, norm, scaler, rollout: Rollout, key):
+    def rollout_update(state: ppo.PPOState, aux, norm, scaler, rollout: Rollout, key):
         T, N = rollout.reward.shape
+        k_relabel, k_update = jax.random.split(key)
         rewards = rollout.reward
+        extra = {}
+        if relabel is not None:
+            aux, rewards, extra = relabel(aux, norm, rollout, k_relabel)
+            chex.assert_shape(rewards, (T, N))
         if normalize_reward:
             def scale(s, xs):
                 r, end = xs
@@ -116,11 +126,11 @@ def make_rollout_update(pcfg: ppo.PPOConfig, total_updates: int, normalize_obs: 
         adv, ret = ppo.compute_gae(rewards, rollout.value, next_values, rollout.terminated, rollout.episode_end, pcfg.gamma, pcfg.gae_lambda)
         flat = lambda x: x.reshape((T * N,) + x.shape[2:])  # noqa: E731
         batch = ppo.PPOBatch(obs=flat(obs_n), action=flat(rollout.action), log_prob=flat(rollout.log_prob), value=flat(rollout.value), advantage=flat(adv), ret=flat(ret))
-        state, metrics = ppo.update(pcfg, state, batch, key, total_updates)
+        state, metrics = ppo.update(pcfg, state, batch, k_update, total_updates)
         if normalize_obs:
             norm = norm_update(norm, flat(rollout.obs))
-        metrics = dict(metrics, value_target_mean=jnp.mean(ret), log_std=jnp.mean(state.params["actor"]["params"]["log_std"]))
-        return state, norm, scaler, metrics
+        metrics = dict(metrics, **extra, value_target_mean=jnp.mean(ret), log_std=jnp.mean(state.params["actor"]["params"]["log_std"]))
+        return state, aux, norm, scaler, metrics
 
     return rollout_update
 
@@ -161,6 +171,17 @@ def collect(env: VecEnv, obs: np.ndarray, num_steps: int, act: Callable[[np.ndar
 
 
 def train(cfg: PPOTrainConfig) -> dict:
+    """Train PPO on the env reward; returns the summary printed as the final JSON line."""
+    return run_onpolicy(cfg, "ppo")
+
+
+def run_onpolicy(cfg, algo: str, aux: Any = None, relabel=None, reference_lines: dict | None = None) -> dict:
+    """The on-policy training driver shared by PPO and GAIL (``cfg``: a PPOTrainConfig-like dataclass).
+
+    ``aux``/``relabel`` (see :func:`make_rollout_update`) turn it into an imitation learner; ``aux`` is
+    checkpointed with the rest. ``reference_lines`` (name -> return) are drawn on the learning curve and,
+    when both ``expert`` and ``random`` are given, evaluations also log the normalized score.
+    """
     pcfg = cfg.ppo
     for name in ("total_steps", "num_envs", "eval_episodes"):
         if getattr(cfg, name) < 1:
@@ -168,7 +189,7 @@ def train(cfg: PPOTrainConfig) -> dict:
     per_rollout, num_rollouts, total_updates = rollout_sizes(cfg)
     if per_rollout % pcfg.minibatch_size:
         raise UserError(f"num_envs x ppo.num_steps = {per_rollout} must be a multiple of --ppo.minibatch-size {pcfg.minibatch_size}")
-    run_dir = prepare_run_dir(cfg.run_dir or str(Path("runs") / f"ppo-{cfg.env_id}-s{cfg.seed}"), cfg.resume)
+    run_dir = prepare_run_dir(cfg.run_dir or str(Path("runs") / f"{algo}-{cfg.env_id}-s{cfg.seed}"), cfg.resume)
     env, eval_env = make_train_and_eval_envs(cfg.env_id, cfg.num_envs, cfg.eval_episodes, cfg.seed)
 
     key = jax.random.PRNGKey(cfg.seed)
@@ -177,10 +198,11 @@ def train(cfg: PPOTrainConfig) -> dict:
     norm = norm_init(env.obs_dim) if cfg.normalize_obs else None
     scaler = reward_scaler_init(cfg.num_envs) if cfg.normalize_reward else None
     rollout_idx, elapsed_before = 0, 0.0
-    logger = RunLogger(run_dir, f"PPO on {cfg.env_id} (seed {cfg.seed})")
+    refs = reference_lines or {}
+    logger = RunLogger(run_dir, f"{algo.upper()} on {cfg.env_id} (seed {cfg.seed})", reference_lines=refs)
     if cfg.resume:
-        tree, meta = load_checkpoint(run_dir, {"ppo": state, "norm": norm, "scaler": scaler, "key": key})
-        state, norm, scaler, key = tree["ppo"], tree["norm"], tree["scaler"], tree["key"]
+        tree, meta = load_checkpoint(run_dir, {"ppo": state, "aux": aux, "norm": norm, "scaler": scaler, "key": key})
+        state, aux, norm, scaler, key = tree["ppo"], tree["aux"], tree["norm"], tree["scaler"], tree["key"]
         rollout_idx, elapsed_before = int(meta["rollout"]), float(meta["wall_s"])
         logger.truncate_after(rollout_idx * per_rollout)
         print(f"resumed {run_dir} at env step {rollout_idx * per_rollout:,}", flush=True)
@@ -188,20 +210,23 @@ def train(cfg: PPOTrainConfig) -> dict:
         (run_dir / "config.json").write_text(json.dumps(config_to_dict(cfg), indent=2))
 
     policy_step = make_policy_step(pcfg)
-    rollout_update = make_rollout_update(pcfg, total_updates, cfg.normalize_obs, cfg.normalize_reward)
+    rollout_update = make_rollout_update(pcfg, total_updates, cfg.normalize_obs, cfg.normalize_reward, relabel)
     act_det = jax.jit(lambda p, n, o: jnp.clip(ppo.policy_outputs(pcfg, p, norm_apply(n, o))[0], -1.0, 1.0))
     start = time.time()
 
     def evaluate(step: int) -> dict:
         returns, _, _ = run_episodes(eval_env, lambda o: act_det(state.params, norm, jnp.asarray(o)), cfg.eval_episodes, seed=cfg.seed + 10_000)
-        return logger.log_eval(step, returns)
+        extra = {}
+        if "expert" in refs and "random" in refs:
+            extra["normalized_score"] = float((np.mean(returns) - refs["random"]) / (refs["expert"] - refs["random"]))
+        return logger.log_eval(step, returns, extra)
 
     def checkpoint() -> None:
         meta = {"rollout": rollout_idx, "step": rollout_idx * per_rollout, "wall_s": elapsed_before + time.time() - start}
-        save_checkpoint(run_dir, {"ppo": state, "norm": norm, "scaler": scaler, "key": key}, meta)
+        save_checkpoint(run_dir, {"ppo": state, "aux": aux, "norm": norm, "scaler": scaler, "key": key}, meta)
 
     obs = env.reset(seed=cfg.seed + rollout_idx)
-    bar = progress_bar(num_rollouts * per_rollout, initial=rollout_idx * per_rollout, desc=f"PPO {cfg.env_id}")
+    bar = progress_bar(num_rollouts * per_rollout, initial=rollout_idx * per_rollout, desc=f"{algo.upper()} {cfg.env_id}")
     last_eval = logger.eval_history[-1]["mean_return"] if logger.eval_history else float("nan")
     every = lambda n: max(1, round(n / per_rollout)) if n else 0  # noqa: E731 - in rollouts
     try:
@@ -215,7 +240,7 @@ def train(cfg: PPOTrainConfig) -> dict:
 
             rollout, obs, finished = collect(env, obs, pcfg.num_steps, act)
             key, k = jax.random.split(key)
-            state, norm, scaler, metrics = rollout_update(state, norm, scaler, jax.tree_util.tree_map(jnp.asarray, rollout), k)
+            state, aux, norm, scaler, metrics = rollout_update(state, aux, norm, scaler, jax.tree_util.tree_map(jnp.asarray, rollout), k)
             rollout_idx += 1
             step = rollout_idx * per_rollout
             row = to_float_dict(metrics)
@@ -227,7 +252,10 @@ def train(cfg: PPOTrainConfig) -> dict:
             bar.update(per_rollout)
             if cfg.eval_every and rollout_idx % every(cfg.eval_every) == 0 and rollout_idx < num_rollouts:
                 last_eval = evaluate(step)["mean_return"]
-            bar.set_postfix(eval_return=f"{last_eval:,.0f}", train_return=f"{row.get('train_return', float('nan')):,.0f}", refresh=False)
+            postfix = {"eval_return": f"{last_eval:,.0f}", "env_return": f"{row.get('train_return', float('nan')):,.0f}"}
+            if "disc_acc_expert" in row:
+                postfix["disc_acc"] = f"{0.5 * (row['disc_acc_expert'] + row['disc_acc_policy']):.2f}"
+            bar.set_postfix(postfix, refresh=False)
             if cfg.checkpoint_every and rollout_idx % every(cfg.checkpoint_every) == 0 and rollout_idx < num_rollouts:
                 checkpoint()
     finally:
@@ -236,13 +264,14 @@ def train(cfg: PPOTrainConfig) -> dict:
     step = rollout_idx * per_rollout
     final = evaluate(step)
     checkpoint()
-    meta = {"env_id": cfg.env_id, "algorithm": "ppo", "env_steps": step, "seed": cfg.seed, "eval_mean_return": final["mean_return"], "config": config_to_dict(cfg)}
+    meta = {"env_id": cfg.env_id, "algorithm": algo, "env_steps": step, "seed": cfg.seed, "eval_mean_return": final["mean_return"], "config": config_to_dict(cfg)}
     atomic_write_bytes(run_dir / "policy.msgpack", policy_to_bytes("gaussian", state.params["actor"], pcfg.hidden, env.obs_dim, env.action_dim, norm, meta))
     logger.close()
     wall = elapsed_before + time.time() - start
-    return {
+    summary = {
         "mean_return": final["mean_return"],
         "std_return": final["std_return"],
+        **({"normalized_score": final["normalized_score"]} if "normalized_score" in final else {}),
         "env_steps": step,
         "wall_s": round(wall, 1),
         "steps_per_s": round(step / wall, 1),
@@ -250,3 +279,4 @@ def train(cfg: PPOTrainConfig) -> dict:
         "run_dir": str(run_dir),
         "policy": str(run_dir / "policy.msgpack"),
     }
+    return summary
