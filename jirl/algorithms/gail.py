@@ -45,8 +45,9 @@ class DiscriminatorConfig:
     """Discriminator steps after each policy rollout."""
     input: Literal["sa", "ss"] = "sa"
     """Discriminator input: (state, action) or (state, next state)."""
-    grad_penalty: float = 0.0
-    """Weight of the gradient penalty (||grad_x l(x_hat)|| - 1)^2 on expert/policy interpolates (DAC uses 10)."""
+    grad_penalty: float | None = None
+    """Weight of the gradient penalty (||grad_x l(x_hat)|| - 1)^2 on expert/policy interpolates; None: 0 with the
+    PPO learner, 10 with the SAC learner (as in DAC)."""
     entropy_bonus: float = 0.0
     """Weight of the mean binary entropy of D subtracted from the loss (keeps D from saturating)."""
     reward: RewardKind = "gail"
@@ -98,7 +99,7 @@ def loss(config: DiscriminatorConfig, params, expert_x: jax.Array, policy_x: jax
     entropy = 0.5 * (jnp.mean(binary_entropy_from_logits(le)) + jnp.mean(binary_entropy_from_logits(lp)))
     total = bce - config.entropy_bonus * entropy
     gp = jnp.zeros(())
-    if config.grad_penalty > 0:
+    if config.grad_penalty:
         eps = jax.random.uniform(key, (expert_x.shape[0], 1))
         x_hat = eps * expert_x + (1.0 - eps) * policy_x
         grads = jax.vmap(jax.grad(lambda x: logits(config, params, x)))(x_hat)

@@ -247,17 +247,21 @@ def update_from_buffer(
     key: chex.PRNGKey,
     num_updates: int,
     norm: RunningNorm | None = None,
+    reward_fn=None,
 ) -> tuple[SACState, dict]:
     """``num_updates`` SAC updates on fresh uniform minibatches, fused in one ``lax.scan``.
 
     All ``num_updates`` minibatches are gathered before the scan and the scan runs over them: a buffer read
     inside a scan body becomes a loop operand, and XLA then copies the whole (170 MB) buffer every call.
     The buffer stores raw observations; ``norm`` (if given) normalizes ``obs`` and ``next_obs`` of each batch.
-    Returns the final state and the metrics averaged over the updates.
+    ``reward_fn(batches) -> [num_updates, B]`` (if given) replaces the stored rewards, e.g. by a discriminator's
+    (off-policy GAIL); it sees the raw observations. Returns the final state and the metrics averaged over the updates.
     """
     k_sample, k_update = jax.random.split(key)
     flat = buffer_sample(buffer, k_sample, num_updates * config.batch_size)
     batches = jax.tree_util.tree_map(lambda x: x.reshape((num_updates, config.batch_size) + x.shape[1:]), flat)
+    if reward_fn is not None:
+        batches = batches.replace(reward=reward_fn(batches))
     if norm is not None:
         batches = batches.replace(obs=norm_apply(norm, batches.obs), next_obs=norm_apply(norm, batches.next_obs))
 

@@ -6,13 +6,14 @@ update, all updates in one jitted call per round (the on-policy driver of ``jirl
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
+from typing import Literal
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jirl.algorithms import gail, ppo
+from jirl.algorithms import gail, ppo, sac
+from jirl.buffers import buffer_sample
 from jirl.data import DemoError, load_demonstrations
 from jirl.envs.normalize import norm_apply
 from jirl.loops.common import UserError
@@ -28,14 +29,17 @@ class GAILTrainConfig:
 
     env_id: str = "HalfCheetah-v5"
     """Gymnasium env id; must match the demonstrations."""
+    learner: Literal["ppo", "sac"] = "ppo"
+    """RL learner: ppo (on-policy GAIL) or sac (off-policy, DAC-style: replay samples as the policy side,
+    gradient penalty on)."""
     demos: str | None = None
     """Demonstrations .npz (default: the shipped expert demonstrations of --env-id)."""
     num_demos: int = 4
     """Number of expert episodes used (the first ones in the file)."""
     seed: int = 0
     """Seed of everything."""
-    total_steps: int = 2_000_000
-    """Env steps to train for (rounded up to whole rollouts)."""
+    total_steps: int | None = None
+    """Env steps to train for (default: 2,000,000 with ppo, 300,000 with sac; ppo rounds up to whole rollouts)."""
     num_envs: int = 1
     """Parallel envs; a rollout is num_envs x ppo.num_steps transitions."""
     normalize_obs: bool = True
@@ -52,7 +56,14 @@ class GAILTrainConfig:
     """Output folder (default: runs/gail-<env>-s<seed>)."""
     resume: bool = False
     """Continue the run in run_dir from its last checkpoint."""
+    learning_starts: int = 5_000
+    """sac learner: random-action steps before the first update."""
+    buffer_size: int = 1_000_000
+    """sac learner: replay capacity."""
+    log_every: int = 1_000
+    """sac learner: write training metrics every this many env steps (ppo logs every rollout)."""
     ppo: ppo.PPOConfig = ppo.PPOConfig()
+    sac: sac.SACConfig = sac.SACConfig()
     disc: gail.DiscriminatorConfig = gail.DiscriminatorConfig()
 
 
@@ -107,15 +118,70 @@ def train(cfg: GAILTrainConfig) -> dict:
     expert_obs = jnp.asarray(demos.observations)
     expert_act = jnp.asarray(demos.normalized_actions())
     expert_next = jnp.asarray(demos.next_observations)
-    input_dim = probe.obs_dim + (probe.action_dim if cfg.disc.input == "sa" else probe.obs_dim)
-    disc_state = gail.init(cfg.disc, jax.random.PRNGKey(cfg.seed + 1), input_dim)
+    dcfg = cfg.disc
+    if dcfg.grad_penalty is None:
+        dcfg = dataclasses.replace(dcfg, grad_penalty=10.0 if cfg.learner == "sac" else 0.0)
+    input_dim = probe.obs_dim + (probe.action_dim if dcfg.input == "sa" else probe.obs_dim)
+    disc_state = gail.init(dcfg, jax.random.PRNGKey(cfg.seed + 1), input_dim)
 
     refs = reference_returns(cfg.env_id)
     lines = {}
     if refs:
         lines = {"expert": refs["expert"]["mean_return"], "random": refs["random"]["mean_return"]}
-    summary = run_onpolicy(cfg, "gail", aux=disc_state, relabel=make_relabel(cfg.disc, expert_obs, expert_act, expert_next), reference_lines=lines)
+    if cfg.learner == "ppo":
+        cfg = dataclasses.replace(cfg, total_steps=cfg.total_steps or 2_000_000, disc=dcfg)
+        relabel = make_relabel(dcfg, expert_obs, expert_act, expert_next)
+        summary = run_onpolicy(cfg, "gail", aux=disc_state, relabel=relabel, reference_lines=lines)
+    else:
+        summary = train_dac(dataclasses.replace(cfg, disc=dcfg), disc_state, expert_obs, expert_act, expert_next, lines)
     summary["num_demos"] = cfg.num_demos
     summary["demos"] = str(cfg.demos or DEFAULT_DEMOS.get(cfg.env_id))
     summary["expert_demo_return"] = float(np.mean(demos.episode_returns))
     return summary
+
+
+def train_dac(cfg: GAILTrainConfig, disc_state, expert_obs, expert_act, expert_next, lines: dict) -> dict:
+    """Off-policy GAIL (DAC-style, Kostrikov et al. 2019): SAC learns from replayed transitions whose rewards
+    come from the current discriminator; the discriminator sees replay samples as the policy side.
+    (HalfCheetah never terminates, so DAC's absorbing-state treatment is not needed and not implemented.)"""
+    from jirl.loops.sac import OffPolicyImitation, SACTrainConfig
+    from jirl.loops.sac import train as sac_train
+
+    dcfg = cfg.disc
+
+    def aux_update(disc, norm, buffer, key):
+        k_sample, k_train = jax.random.split(key)
+        rows = buffer_sample(buffer, k_sample, dcfg.batch_size * dcfg.steps_per_round)
+        policy_x = disc_inputs(dcfg.input, norm, rows.obs, rows.action, rows.next_obs)
+        expert_x = disc_inputs(dcfg.input, norm, expert_obs, expert_act, expert_next)
+        return gail.train_steps(dcfg, disc, expert_x, policy_x, k_train, dcfg.steps_per_round)
+
+    def reward_fn(disc, norm, batches):
+        x = disc_inputs(dcfg.input, norm, batches.obs, batches.action, batches.next_obs)
+        return gail.reward_from_logits(gail.logits(dcfg, disc.params, x), dcfg.reward)
+
+    imitation = OffPolicyImitation(
+        name="dac",
+        aux=disc_state,
+        aux_update=aux_update,
+        reward_fn=reward_fn,
+        metric_names=("disc_loss", "disc_acc_expert", "disc_acc_policy", "disc_entropy", "disc_grad_penalty"),
+        reference_lines=lines,
+    )
+    scfg = SACTrainConfig(
+        env_id=cfg.env_id,
+        seed=cfg.seed,
+        total_steps=cfg.total_steps or 300_000,
+        learning_starts=cfg.learning_starts,
+        buffer_size=cfg.buffer_size,
+        num_envs=cfg.num_envs,
+        normalize_obs=cfg.normalize_obs,
+        eval_every=cfg.eval_every,
+        eval_episodes=cfg.eval_episodes,
+        log_every=cfg.log_every,
+        checkpoint_every=cfg.checkpoint_every,
+        run_dir=cfg.run_dir,
+        resume=cfg.resume,
+        sac=cfg.sac,
+    )
+    return sac_train(scfg, imitation)

@@ -16,6 +16,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -99,10 +100,28 @@ def _validate(cfg: SACTrainConfig) -> None:
         raise UserError("--buffer-size must be at least --num-envs")
 
 
-def train(cfg: SACTrainConfig) -> dict:
+@dataclasses.dataclass(frozen=True)
+class OffPolicyImitation:
+    """Turns the SAC driver into an off-policy imitation learner (DAC-style GAIL).
+
+    ``aux`` is the imitation state (e.g. a discriminator), checkpointed with the run. Inside the per-step jitted
+    call, ``aux_update(aux, norm, buffer, key) -> (aux, metrics)`` runs first (it may only *read* the buffer),
+    then the SAC updates use ``reward_fn(aux, norm, batches) -> rewards`` instead of the env reward.
+    """
+
+    name: str
+    aux: Any
+    aux_update: Callable
+    reward_fn: Callable
+    metric_names: tuple[str, ...]
+    reference_lines: dict = dataclasses.field(default_factory=dict)
+
+
+def train(cfg: SACTrainConfig, imitation: OffPolicyImitation | None = None) -> dict:
     """Train; returns the summary dict that the script prints as its final JSON line."""
     _validate(cfg)
-    run_dir = prepare_run_dir(cfg.run_dir or default_run_dir("sac", cfg.env_id, cfg.seed), cfg.resume)
+    algo = imitation.name if imitation else "sac"
+    run_dir = prepare_run_dir(cfg.run_dir or default_run_dir(algo, cfg.env_id, cfg.seed), cfg.resume)
     env, eval_env = make_train_and_eval_envs(cfg.env_id, cfg.num_envs, cfg.eval_episodes, cfg.seed)
     obs_dim, action_dim = env.obs_dim, env.action_dim
     scfg = cfg.sac
@@ -116,11 +135,13 @@ def train(cfg: SACTrainConfig) -> dict:
     start_time = time.time()
     elapsed_before = 0.0
 
-    logger = RunLogger(run_dir, f"SAC on {cfg.env_id} (seed {cfg.seed})")
+    aux = imitation.aux if imitation else None
+    refs = imitation.reference_lines if imitation else {}
+    logger = RunLogger(run_dir, f"{algo.upper()} on {cfg.env_id} (seed {cfg.seed})", reference_lines=refs)
     if cfg.resume:
-        template = {"sac": state, "norm": norm, "key": key}
+        template = {"sac": state, "norm": norm, "key": key, "aux": aux}
         tree, meta = load_checkpoint(run_dir, template)
-        state, norm, key = tree["sac"], tree["norm"], tree["key"]
+        state, norm, key, aux = tree["sac"], tree["norm"], tree["key"], tree["aux"]
         step, elapsed_before = int(meta["step"]), float(meta["wall_s"])
         with np.load(run_dir / meta["buffer_file"], allow_pickle=False) as z:
             buffer = buffer_from_numpy(example, cfg.buffer_size, {k: z[k] for k in z.files})
@@ -141,19 +162,27 @@ def train(cfg: SACTrainConfig) -> dict:
             norm = norm_update(norm, transition.obs)
         return buffer_add(buffer, transition), norm
 
-    @functools.partial(jax.jit, donate_argnums=(0, 3, 4))
-    def train_step(state, buffer, norm, key, metrics_sum, next_obs):
+    metric_names = METRIC_NAMES + (imitation.metric_names if imitation else ())
+
+    @functools.partial(jax.jit, donate_argnums=(0, 3, 4, 5))
+    def train_step(state, buffer, norm, key, metrics_sum, aux, next_obs):
         """Run the updates on the buffer, accumulate metrics, act on ``next_obs [N, obs_dim]``.
 
         The state, key and metric sums are donated and carried. The buffer is only read here: adding to it
         is a separate donated call (``add_only``), because XLA copies a 170 MB buffer that is both updated and
         read inside the update loop.
         """
-        key, k_update, k_act = jax.random.split(key, 3)
-        state, metrics = sac.update_from_buffer(scfg, state, buffer, k_update, n_updates, norm)
+        key, k_aux, k_update, k_act = jax.random.split(key, 4)
+        reward_fn = None
+        if imitation is not None:
+            aux, aux_metrics = imitation.aux_update(aux, norm, buffer, k_aux)
+            reward_fn = functools.partial(imitation.reward_fn, aux, norm)
+        state, metrics = sac.update_from_buffer(scfg, state, buffer, k_update, n_updates, norm, reward_fn)
+        if imitation is not None:
+            metrics = dict(metrics, **aux_metrics)
         metrics_sum = jax.tree_util.tree_map(jnp.add, metrics_sum, metrics)
         action = sac.act(scfg, state.actor_params, norm_apply(norm, next_obs), k_act, deterministic=False)
-        return state, norm, key, metrics_sum, action
+        return state, norm, key, metrics_sum, aux, action
 
     @jax.jit
     def act_fn(actor_params, norm, obs, key):
@@ -164,7 +193,10 @@ def train(cfg: SACTrainConfig) -> dict:
 
     def evaluate(at_step: int) -> dict:
         returns, _, _ = run_episodes(eval_env, lambda o: act_det(state.actor_params, norm, jnp.asarray(o)), cfg.eval_episodes, seed=cfg.seed + 10_000)
-        return logger.log_eval(at_step, returns)
+        extra = {}
+        if "expert" in refs and "random" in refs:
+            extra["normalized_score"] = float((np.mean(returns) - refs["random"]) / (refs["expert"] - refs["random"]))
+        return logger.log_eval(at_step, returns, extra)
 
     def checkpoint(at_step: int) -> None:
         buf_name = f"buffer-{at_step}.npz"
@@ -172,7 +204,7 @@ def train(cfg: SACTrainConfig) -> dict:
         np.savez(tmp, **buffer_to_numpy(buffer))
         os.replace(tmp, run_dir / buf_name)
         meta = {"step": at_step, "wall_s": elapsed_before + time.time() - start_time, "buffer_file": buf_name, "config": config_to_dict(cfg)}
-        save_checkpoint(run_dir, {"sac": state, "norm": norm, "key": key}, meta)
+        save_checkpoint(run_dir, {"sac": state, "norm": norm, "key": key, "aux": aux}, meta)
         for old in run_dir.glob("buffer-*.npz"):
             if old.name != buf_name:
                 old.unlink()
@@ -183,7 +215,7 @@ def train(cfg: SACTrainConfig) -> dict:
     metrics_acc, n_acc = None, 0
     train_returns = []
     last_eval = logger.eval_history[-1]["mean_return"] if logger.eval_history else float("nan")
-    bar = progress_bar(cfg.total_steps, initial=step, desc=f"SAC {cfg.env_id}")
+    bar = progress_bar(cfg.total_steps, initial=step, desc=f"{algo.upper()} {cfg.env_id}")
     t_phase, steps_phase = time.time(), 0
     try:
         while step < cfg.total_steps:
@@ -209,8 +241,8 @@ def train(cfg: SACTrainConfig) -> dict:
                 action = None
             else:
                 if metrics_acc is None:
-                    metrics_acc = {k: jnp.zeros((), jnp.float32) for k in METRIC_NAMES}
-                state, norm, key, metrics_acc, action = train_step(state, buffer, norm, key, metrics_acc, res.obs)
+                    metrics_acc = {k: jnp.zeros((), jnp.float32) for k in metric_names}
+                state, norm, key, metrics_acc, aux, action = train_step(state, buffer, norm, key, metrics_acc, aux, res.obs)
                 n_acc += 1
             obs = res.obs
             bar.update(cfg.num_envs)
@@ -239,7 +271,7 @@ def train(cfg: SACTrainConfig) -> dict:
     checkpoint(step)
     meta = {
         "env_id": cfg.env_id,
-        "algorithm": "sac",
+        "algorithm": algo,
         "env_steps": step,
         "seed": cfg.seed,
         "eval_mean_return": final["mean_return"],
@@ -252,6 +284,7 @@ def train(cfg: SACTrainConfig) -> dict:
     return {
         "mean_return": final["mean_return"],
         "std_return": final["std_return"],
+        **({"normalized_score": final["normalized_score"]} if "normalized_score" in final else {}),
         "env_steps": step,
         "wall_s": round(wall, 1),
         "steps_per_s": round(step / wall, 1),
