@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 T = TypeVar("T")
 

@@ -73,7 +73,7 @@ class Demonstrations:
     def episode_returns(self) -> np.ndarray:
         return np.add.reduceat(self.rewards.astype(np.float64), self.episode_starts) if self.num_episodes else np.zeros(0)
 
-    def select_episodes(self, n: int) -> "Demonstrations":
+    def select_episodes(self, n: int) -> Demonstrations:
         """The first ``n`` episodes (all of them if ``n`` is larger is an error: ask for what exists)."""
         if not 1 <= n <= self.num_episodes:
             raise DemoError(f"asked for {n} demonstration episodes but the file has {self.num_episodes}")
@@ -125,7 +125,7 @@ def from_trajectories(trajectories: list[dict], env_id: str, action_low, action_
     if not trajectories:
         raise DemoError("no episodes to save")
     low, high = np.asarray(action_low, np.float64), np.asarray(action_high, np.float64)
-    cat = lambda k, dt: np.concatenate([np.asarray(t[k], dt) for t in trajectories])  # noqa: E731
+    cat = lambda k, dt: np.concatenate([np.asarray(t[k], dt) for t in trajectories])
     actions01 = np.clip(cat("action", np.float64), -1.0, 1.0)
     lengths = np.array([len(t["reward"]) for t in trajectories])
     rewards = cat("reward", np.float32)
@@ -139,7 +139,7 @@ def from_trajectories(trajectories: list[dict], env_id: str, action_low, action_
         "action_shape": list(actions01.shape[1:]),
         "action_low": low.tolist(),
         "action_high": high.tolist(),
-        "num_episodes": int(len(trajectories)),
+        "num_episodes": len(trajectories),
         "num_transitions": int(lengths.sum()),
         "episode_returns": ep_returns.tolist(),
         "return_stats": return_stats(ep_returns),

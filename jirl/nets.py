@@ -10,7 +10,7 @@ Shapes: every module takes a batch ``[B, ...]`` (or any number of leading dims) 
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import chex
 import flax.linen as nn

@@ -41,7 +41,7 @@ class Policy:
             squash = jnp.tanh
         else:
             module = GaussianActor(self.hidden, self.action_dim)
-            squash = lambda m: jnp.clip(m, -1.0, 1.0)  # noqa: E731
+            squash = lambda m: jnp.clip(m, -1.0, 1.0)
 
         def det(params, norm, obs):
             mean, _ = module.apply(params, norm_apply(norm, obs))

@@ -53,12 +53,12 @@ def test_bad_inputs_raise_clear_errors():
 
 def test_run_episodes_records_whole_episodes_with_seeds():
     env = VecEnv("HalfCheetah-v5", num_envs=2, seed=0, max_episode_steps=20)
-    policy = lambda obs: np.tanh(obs[:, :6])  # noqa: E731 - deterministic
+    policy = lambda obs: np.tanh(obs[:, :6])
     r1, l1, traj = run_episodes(env, policy, 3, seed=5, record=True)
     r2, _, _ = run_episodes(env, policy, 3, seed=5)
     np.testing.assert_allclose(r1, r2)  # same seeds, same returns
     assert len(traj) == 3 and list(l1) == [20, 20, 20]
-    for t, ret in zip(traj, r1):
+    for t, ret in zip(traj, r1, strict=False):
         assert t["obs"].shape == (20, 17) and t["action"].shape == (20, 6)
         np.testing.assert_allclose(t["reward"].sum(), ret, rtol=1e-5)
         np.testing.assert_array_equal(t["next_obs"][:-1], t["obs"][1:])  # consecutive within an episode

@@ -1,12 +1,16 @@
-import io
 import json
-import pickle
-import zipfile
 
 import numpy as np
 import pytest
 
-from jirl.data import ARRAY_KEYS, DemoError, from_trajectories, import_pickled_npy, load_demonstrations, save_demonstrations
+from jirl.data import (
+    ARRAY_KEYS,
+    DemoError,
+    from_trajectories,
+    import_pickled_npy,
+    load_demonstrations,
+    save_demonstrations,
+)
 
 
 def _demos(n_eps=3, length=10, obs_dim=4, act_dim=2):

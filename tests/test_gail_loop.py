@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from jirl.algorithms.gail import DiscriminatorConfig
+from jirl.algorithms.ppo import PPOConfig
 from jirl.data import from_trajectories, save_demonstrations
 from jirl.envs import VecEnv, run_episodes
 from jirl.loops.gail import GAILTrainConfig, train
-from jirl.algorithms.ppo import PPOConfig
-from jirl.algorithms.gail import DiscriminatorConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -103,7 +103,8 @@ def test_tiny_dac_discriminator_learns_and_checkpoints_it(pendulum_demos, tmp_pa
     import jax
     from flax import serialization
 
-    from jirl.algorithms import gail as gail_alg, sac as sac_alg
+    from jirl.algorithms import gail as gail_alg
+    from jirl.algorithms import sac as sac_alg
 
     stored = serialization.msgpack_restore((tmp_path / "run" / "checkpoint.msgpack").read_bytes())
     n_sac = len(jax.tree_util.tree_leaves(sac_alg.init(cfg.sac, jax.random.PRNGKey(0), 3, 1)))

@@ -109,7 +109,7 @@ def test_truncation_bootstraps_termination_does_not():
 def test_polyak_targets_and_step_counter():
     state = sac.init(CFG, jax.random.PRNGKey(2), OBS, ACT)
     new, _ = sac.update(CFG, state, _batch(), jax.random.PRNGKey(0))
-    leaf = lambda t: np.asarray(jax.tree_util.tree_leaves(t)[1])  # noqa: E731
+    leaf = lambda t: np.asarray(jax.tree_util.tree_leaves(t)[1])
     expected = CFG.tau * leaf(new.critic_params) + (1 - CFG.tau) * leaf(state.target_critic_params)
     np.testing.assert_allclose(leaf(new.target_critic_params), expected, rtol=1e-5, atol=1e-7)
     assert int(new.step) == 1
@@ -130,9 +130,9 @@ def test_same_seed_gives_identical_parameters():
     s1, m1 = _run_updates(0)
     s2, m2 = _run_updates(0)
     s3, _ = _run_updates(1)
-    for a, b in zip(jax.tree_util.tree_leaves(s1), jax.tree_util.tree_leaves(s2)):
+    for a, b in zip(jax.tree_util.tree_leaves(s1), jax.tree_util.tree_leaves(s2), strict=False):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    assert any(not np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(jax.tree_util.tree_leaves(s1.actor_params), jax.tree_util.tree_leaves(s3.actor_params)))
+    assert any(not np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(jax.tree_util.tree_leaves(s1.actor_params), jax.tree_util.tree_leaves(s3.actor_params), strict=False))
     assert int(s1.step) == 20
 
 

@@ -4,12 +4,12 @@ from jirl.envs.gym_bridge import StepResult, VecEnv, quiet_mujoco_warnings, run_
 from jirl.envs.normalize import RunningNorm, norm_apply, norm_init, norm_update
 
 __all__ = [
+    "RunningNorm",
     "StepResult",
     "VecEnv",
-    "quiet_mujoco_warnings",
-    "run_episodes",
-    "RunningNorm",
+    "norm_apply",
     "norm_init",
     "norm_update",
-    "norm_apply",
+    "quiet_mujoco_warnings",
+    "run_episodes",
 ]

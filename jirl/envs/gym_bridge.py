@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-import warnings
 
 import numpy as np
 
@@ -166,7 +165,7 @@ def run_episodes(env: VecEnv, policy, num_episodes: int, seed: int, record: bool
             res = env.step(action)
             if record:
                 for i in np.flatnonzero(active):
-                    for k, v in zip(keys, (obs, action, res.reward, res.final_obs, res.terminated, res.truncated)):
+                    for k, v in zip(keys, (obs, action, res.reward, res.final_obs, res.terminated, res.truncated), strict=False):
                         bufs[i][k].append(v[i])
             ended = np.flatnonzero(res.terminated | res.truncated)  # finished_* are listed in this order
             for j, i in enumerate(ended):

@@ -25,7 +25,7 @@ import jax
 import numpy as np
 from flax import serialization
 
-from jirl.fileio import atomic_write_bytes  # noqa: F401  (re-exported)
+from jirl.fileio import atomic_write_bytes
 
 CHECKPOINT_NAME = "checkpoint.msgpack"
 
@@ -191,13 +191,17 @@ class RunLogger:
                 self._tb.add_scalar(f"train/{k}", v, step)
 
     def log_eval(self, step: int, returns: np.ndarray, extra: dict | None = None) -> dict:
+        """Record an evaluation; adds ``normalized_score`` when ``expert`` and ``random`` reference lines exist."""
         row = {
             "env_steps": int(step),
             "mean_return": float(np.mean(returns)),
             "std_return": float(np.std(returns)),
-            "episodes": int(len(returns)),
+            "episodes": len(returns),
             **(extra or {}),
         }
+        refs = self.reference_lines
+        if "expert" in refs and "random" in refs:
+            row["normalized_score"] = float((row["mean_return"] - refs["random"]) / (refs["expert"] - refs["random"]))
         self.eval_history.append(row)
         self._evals.write(json.dumps(row) + "\n")
         self._evals.flush()
@@ -257,6 +261,21 @@ def progress_bar(total: int, initial: int = 0, desc: str = "train"):
         disable=os.environ.get("JIRL_NO_PROGRESS") == "1",
         file=sys.stderr,
     )
+
+
+def run_summary(final_eval: dict, env_steps: int, wall_s: float, run_dir: Path) -> dict:
+    """The headline figures every training script prints last."""
+    return {
+        "mean_return": final_eval["mean_return"],
+        "std_return": final_eval["std_return"],
+        **({"normalized_score": final_eval["normalized_score"]} if "normalized_score" in final_eval else {}),
+        "env_steps": int(env_steps),
+        "wall_s": round(wall_s, 1),
+        "steps_per_s": round(env_steps / max(wall_s, 1e-9), 1),
+        "machine": machine_description(),
+        "run_dir": str(run_dir),
+        "policy": str(Path(run_dir) / "policy.msgpack"),
+    }
 
 
 def print_final_json(summary: dict) -> None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import chex
 import jax
@@ -21,7 +22,7 @@ import numpy as np
 
 from jirl.algorithms import ppo
 from jirl.envs.gym_bridge import VecEnv, run_episodes
-from jirl.envs.normalize import RunningNorm, norm_apply, norm_init, norm_update, reward_scaler_init, reward_scaler_step
+from jirl.envs.normalize import norm_apply, norm_init, norm_update, reward_scaler_init, reward_scaler_step
 from jirl.fileio import atomic_write_bytes
 from jirl.loops.common import (
     RunLogger,
@@ -29,10 +30,10 @@ from jirl.loops.common import (
     check_finite,
     config_to_dict,
     load_checkpoint,
-    machine_description,
     make_train_and_eval_envs,
     prepare_run_dir,
     progress_bar,
+    run_summary,
     save_checkpoint,
     to_float_dict,
 )
@@ -124,7 +125,7 @@ def make_rollout_update(pcfg: ppo.PPOConfig, total_updates: int, normalize_obs: 
         obs_n = norm_apply(norm, rollout.obs)
         _, _, next_values = ppo.policy_outputs(pcfg, state.params, norm_apply(norm, rollout.final_obs))
         adv, ret = ppo.compute_gae(rewards, rollout.value, next_values, rollout.terminated, rollout.episode_end, pcfg.gamma, pcfg.gae_lambda)
-        flat = lambda x: x.reshape((T * N,) + x.shape[2:])  # noqa: E731
+        flat = lambda x: x.reshape((T * N,) + x.shape[2:])
         batch = ppo.PPOBatch(obs=flat(obs_n), action=flat(rollout.action), log_prob=flat(rollout.log_prob), value=flat(rollout.value), advantage=flat(adv), ret=flat(ret))
         state, metrics = ppo.update(pcfg, state, batch, k_update, total_updates)
         if normalize_obs:
@@ -135,11 +136,11 @@ def make_rollout_update(pcfg: ppo.PPOConfig, total_updates: int, normalize_obs: 
     return rollout_update
 
 
-def collect(env: VecEnv, obs: np.ndarray, num_steps: int, act: Callable[[np.ndarray], tuple], reward_fn=None):
+def collect(env: VecEnv, obs: np.ndarray, num_steps: int, act: Callable[[np.ndarray], tuple]):
     """Step ``env`` for ``num_steps`` steps from ``obs`` with ``act(obs) -> (action, log_prob, value)``.
 
-    Returns ``(rollout as NumPy [T, N, ...], next obs, finished episode returns)``. ``reward_fn`` is unused
-    here (GAIL relabels rewards after collection); the env reward is stored.
+    Returns ``(rollout as NumPy [T, N, ...], next obs, finished episode returns)``. The env reward is stored;
+    GAIL relabels it inside the per-round update.
     """
     T, N, D, A = num_steps, env.num_envs, env.obs_dim, env.action_dim
     buf = {
@@ -216,28 +217,24 @@ def run_onpolicy(cfg, algo: str, aux: Any = None, relabel=None, reference_lines:
 
     def evaluate(step: int) -> dict:
         returns, _, _ = run_episodes(eval_env, lambda o: act_det(state.params, norm, jnp.asarray(o)), cfg.eval_episodes, seed=cfg.seed + 10_000)
-        extra = {}
-        if "expert" in refs and "random" in refs:
-            extra["normalized_score"] = float((np.mean(returns) - refs["random"]) / (refs["expert"] - refs["random"]))
-        return logger.log_eval(step, returns, extra)
+        return logger.log_eval(step, returns)
 
     def checkpoint() -> None:
         meta = {"rollout": rollout_idx, "step": rollout_idx * per_rollout, "wall_s": elapsed_before + time.time() - start}
         save_checkpoint(run_dir, {"ppo": state, "aux": aux, "norm": norm, "scaler": scaler, "key": key}, meta)
 
+    def act(o):
+        nonlocal key
+        key, k = jax.random.split(key)
+        return policy_step(state.params, norm, jnp.asarray(o), k)
+
     obs = env.reset(seed=cfg.seed + rollout_idx)
     bar = progress_bar(num_rollouts * per_rollout, initial=rollout_idx * per_rollout, desc=f"{algo.upper()} {cfg.env_id}")
     last_eval = logger.eval_history[-1]["mean_return"] if logger.eval_history else float("nan")
-    every = lambda n: max(1, round(n / per_rollout)) if n else 0  # noqa: E731 - in rollouts
+    every = lambda n: max(1, round(n / per_rollout)) if n else 0
     try:
         while rollout_idx < num_rollouts:
             t0 = time.time()
-
-            def act(o):
-                nonlocal key
-                key, k = jax.random.split(key)
-                return policy_step(state.params, norm, jnp.asarray(o), k)
-
             rollout, obs, finished = collect(env, obs, pcfg.num_steps, act)
             key, k = jax.random.split(key)
             state, aux, norm, scaler, metrics = rollout_update(state, aux, norm, scaler, jax.tree_util.tree_map(jnp.asarray, rollout), k)
@@ -267,16 +264,4 @@ def run_onpolicy(cfg, algo: str, aux: Any = None, relabel=None, reference_lines:
     meta = {"env_id": cfg.env_id, "algorithm": algo, "env_steps": step, "seed": cfg.seed, "eval_mean_return": final["mean_return"], "config": config_to_dict(cfg)}
     atomic_write_bytes(run_dir / "policy.msgpack", policy_to_bytes("gaussian", state.params["actor"], pcfg.hidden, env.obs_dim, env.action_dim, norm, meta))
     logger.close()
-    wall = elapsed_before + time.time() - start
-    summary = {
-        "mean_return": final["mean_return"],
-        "std_return": final["std_return"],
-        **({"normalized_score": final["normalized_score"]} if "normalized_score" in final else {}),
-        "env_steps": step,
-        "wall_s": round(wall, 1),
-        "steps_per_s": round(step / wall, 1),
-        "machine": machine_description(),
-        "run_dir": str(run_dir),
-        "policy": str(run_dir / "policy.msgpack"),
-    }
-    return summary
+    return run_summary(final, step, elapsed_before + time.time() - start, run_dir)

@@ -13,9 +13,9 @@ import numpy as np
 
 from jirl.data import DemoError, from_trajectories, save_demonstrations
 from jirl.envs.gym_bridge import VecEnv, run_episodes
+from jirl.fileio import atomic_write_bytes
 from jirl.loops.common import UserError, machine_description
 from jirl.policy import Policy, load_policy
-from jirl.fileio import atomic_write_bytes
 from jirl.references import REFERENCES_FILE, normalized_score
 
 
@@ -90,7 +90,7 @@ def evaluate(cfg: EvaluateConfig) -> dict:
         "min_return": float(returns.min()),
         "max_return": float(returns.max()),
         "mean_length": float(lengths.mean()),
-        "episodes": int(len(returns)),
+        "episodes": len(returns),
         "env": cfg.env,
         "policy": cfg.policy,
         "seed": cfg.seed,
@@ -153,7 +153,7 @@ def collect(cfg: CollectConfig) -> dict:
     return {
         "mean_return": float(returns.mean()),
         "std_return": float(returns.std()),
-        "episodes": int(len(returns)),
+        "episodes": len(returns),
         "transitions": int(lengths.sum()),
         "out": cfg.out,
         "bytes": os.path.getsize(cfg.out),

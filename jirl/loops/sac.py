@@ -15,8 +15,8 @@ import functools
 import json
 import os
 import time
-from pathlib import Path
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -26,17 +26,18 @@ from jirl.algorithms import sac
 from jirl.buffers import Transition, buffer_add, buffer_from_numpy, buffer_init, buffer_to_numpy
 from jirl.envs.gym_bridge import run_episodes
 from jirl.envs.normalize import norm_apply, norm_init, norm_update
+from jirl.fileio import atomic_write_bytes
 from jirl.loops.common import (
     RunLogger,
     UserError,
-    atomic_write_bytes,
+
     check_finite,
     config_to_dict,
     load_checkpoint,
-    machine_description,
     make_train_and_eval_envs,
     prepare_run_dir,
     progress_bar,
+    run_summary,
     save_checkpoint,
     to_float_dict,
 )
@@ -94,8 +95,8 @@ def _validate(cfg: SACTrainConfig) -> None:
     for name in ("total_steps", "buffer_size", "updates_per_step", "num_envs", "eval_episodes", "log_every"):
         if getattr(cfg, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(cfg, name)}")
-    if cfg.learning_starts < cfg.sac.batch_size // max(cfg.num_envs, 1) and cfg.learning_starts < 1:
-        raise UserError("--learning-starts must be >= 1")
+    if cfg.learning_starts < 0:
+        raise UserError(f"--learning-starts must be >= 0, got {cfg.learning_starts}")
     if cfg.buffer_size < cfg.num_envs:
         raise UserError("--buffer-size must be at least --num-envs")
 
@@ -193,10 +194,7 @@ def train(cfg: SACTrainConfig, imitation: OffPolicyImitation | None = None) -> d
 
     def evaluate(at_step: int) -> dict:
         returns, _, _ = run_episodes(eval_env, lambda o: act_det(state.actor_params, norm, jnp.asarray(o)), cfg.eval_episodes, seed=cfg.seed + 10_000)
-        extra = {}
-        if "expert" in refs and "random" in refs:
-            extra["normalized_score"] = float((np.mean(returns) - refs["random"]) / (refs["expert"] - refs["random"]))
-        return logger.log_eval(at_step, returns, extra)
+        return logger.log_eval(at_step, returns)
 
     def checkpoint(at_step: int) -> None:
         buf_name = f"buffer-{at_step}.npz"
@@ -280,15 +278,4 @@ def train(cfg: SACTrainConfig, imitation: OffPolicyImitation | None = None) -> d
     }
     atomic_write_bytes(run_dir / "policy.msgpack", policy_to_bytes("tanh_gaussian", state.actor_params, scfg.hidden, obs_dim, action_dim, norm, meta))
     logger.close()
-    wall = elapsed_before + time.time() - start_time
-    return {
-        "mean_return": final["mean_return"],
-        "std_return": final["std_return"],
-        **({"normalized_score": final["normalized_score"]} if "normalized_score" in final else {}),
-        "env_steps": step,
-        "wall_s": round(wall, 1),
-        "steps_per_s": round(step / wall, 1),
-        "machine": machine_description(),
-        "run_dir": str(run_dir),
-        "policy": str(run_dir / "policy.msgpack"),
-    }
+    return run_summary(final, step, elapsed_before + time.time() - start_time, run_dir)
