@@ -1,12 +1,18 @@
-"""Speed benchmark: SAC env steps/s through the real training loop (one jitted update per env step).
+"""Speed benchmarks: env steps/s of SAC, PPO and GAIL through the real training loops.
 
-    python experiments/benchmark.py                      # SAC, HalfCheetah-v5, 256x256, batch 256, UTD 1
+    python experiments/benchmark.py                          # SAC, HalfCheetah-v5, 256x256, batch 256, UTD 1
+    python experiments/benchmark.py --algo ppo               # PPO, 2048 steps/rollout (8 envs x 256), 10 epochs, batch 64
+    python experiments/benchmark.py --algo gail              # GAIL with that PPO learner, 64x64 discriminator
+    python experiments/benchmark.py --algo ppo --num-envs 1  # one env x 2048 steps, as SB3's default
     python experiments/benchmark.py --measure-steps 2000 --no-record   # quick look, nothing written
 
-It trains with the shipped-expert settings, skips the random-action warm-up and the first --warmup-steps of
-learning (compilation), then measures --measure-steps env steps (env stepping, replay, one SAC update and
-one action per step, all included). The figure is appended to BENCHMARKS.md with the date, the machine
-and this command unless --no-record is given. Last stdout line: a JSON summary.
+SAC: after --learning-starts random-action steps and --warmup-steps learning steps (compilation), measures
+--measure-steps env steps (env stepping, replay, one SAC update and one action per step, all included).
+PPO/GAIL: the policy and value nets are 64x64 tanh (the peers' default), a rollout is 2048 env steps (
+--num-envs x 2048/--num-envs), 10 epochs of minibatches of 64; the first --warmup-steps are not measured, then
+--measure-steps env steps of collection plus updates (GAIL: discriminator steps and relabelling too);
+evaluation is off. The figure is appended to its table in BENCHMARKS.md with the date, the machine and this
+command unless --no-record is given. Last stdout line: a JSON summary.
 """
 
 from __future__ import annotations
@@ -17,24 +23,54 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 from jirl.algorithms.sac import SACConfig
 from jirl.cli import run
+from jirl.fileio import atomic_write_bytes
 from jirl.loops.common import UserError, machine_description
+
+# Peers on a 2-core x86-64 CPU like CI's, same settings (shared/DESIGN.md and the issues).
+PEERS = {
+    "sac": {"sbx 0.28": 186.0, "SB3 2.9.2": 122.0},
+    "ppo": {"SB3 2.9.2": 1683.0},
+    "gail": {"imitation 1.0.1": 1058.0},
+}
+SECTIONS = {
+    "sac": (
+        "## SAC, HalfCheetah-v5, 256x256 actor and twin critics, batch 256, 1 update per env step",
+        "Measured through the real training loop (env step, replay write, one SAC update, next action), after\n"
+        "1,000 random-action steps and 3,000 warm-up learning steps.",
+    ),
+    "ppo": (
+        "## PPO, HalfCheetah-v5, 64x64 tanh, 2048 env steps per rollout, 10 epochs, minibatch 64",
+        "Measured through the real training loop (acting, env stepping, then one jitted call per rollout for\n"
+        "GAE and all 320 gradient steps), evaluation off, after 3 warm-up rollouts. Peer: SB3 2.9.2 = 1,683.",
+    ),
+    "gail": (
+        "## GAIL (PPO learner as above), HalfCheetah-v5, 4 demonstrations, 64x64 discriminator",
+        "As the PPO row plus, per rollout, 8 discriminator steps (batch 256) and the reward relabelling, in the\n"
+        "same jitted call. Peer: imitation 1.0.1 GAIL with an SB3 PPO learner = 1,058.",
+    ),
+}
 
 
 @dataclasses.dataclass(frozen=True)
 class BenchmarkConfig:
-    """Measure SAC env steps/s at 1 update per env step (peers: SB3 2.9.2 = 122, sbx 0.28 = 186 on 2 CPU cores)."""
+    """Measure env steps/s of SAC (1 update per step), PPO or GAIL through jirl's training loops."""
 
+    algo: Literal["sac", "ppo", "gail"] = "sac"
+    """Which loop to measure."""
     env_id: str = "HalfCheetah-v5"
-    """Gymnasium env id."""
+    """Gymnasium env id (gail: must have shipped demonstrations)."""
+    num_envs: int = 8
+    """ppo/gail: parallel envs; each collects 2048/num_envs steps per rollout (sac: always 1 env)."""
     learning_starts: int = 1_000
-    """Random-action steps before learning (not measured)."""
-    warmup_steps: int = 3_000
-    """Learning steps run before measuring (compilation, caches)."""
-    measure_steps: int = 10_000
-    """Learning steps measured."""
+    """sac: random-action steps before learning (not measured)."""
+    warmup_steps: int | None = None
+    """Steps run before measuring (compilation, caches); default 3,000 for sac, 3 rollouts for ppo/gail."""
+    measure_steps: int | None = None
+    """Steps measured; default 10,000 for sac, 100 rollouts (204,800 steps) for ppo/gail."""
     seed: int = 0
     """Seed of the run."""
     record: bool = True
@@ -44,54 +80,88 @@ class BenchmarkConfig:
     sac: SACConfig = SACConfig()
 
 
-def benchmark(cfg: BenchmarkConfig) -> dict:
-    from jirl.loops.sac import SACTrainConfig, train
+def append_row(path: Path, algo: str, row: str) -> None:
+    """Add ``row`` to the table of ``algo``'s section, creating the file or the section when missing."""
+    header = "| date | machine | setting | env steps/s | command |\n| --- | --- | --- | --- | --- |\n"
+    title, text = SECTIONS[algo]
+    doc = path.read_text() if path.exists() else "# Benchmarks\n\n"
+    if title not in doc:
+        doc = doc.rstrip("\n") + f"\n\n{title}\n\n{text}\n\n{header}{row}"
+    else:
+        start = doc.index(title)
+        nxt = doc.find("\n## ", start + len(title))
+        end = len(doc) if nxt < 0 else nxt
+        section = doc[start:end].rstrip("\n")
+        if "| --- |" not in section:
+            section += f"\n\n{header.rstrip()}"
+        doc = doc[:start] + section + "\n" + row + doc[end:]
+    atomic_write_bytes(path, (doc if doc.endswith("\n") else doc + "\n").encode())
 
-    if cfg.measure_steps < 1000 or cfg.measure_steps % 1000:
-        raise UserError("--measure-steps must be a positive multiple of 1000")
+
+def _measure_rows(run_dir: Path, start: int) -> tuple[float, int]:
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if "steps_per_s" in r]
+    measured, prev = [], None
+    for r in rows:
+        if prev is not None and prev >= start:
+            measured.append((r["env_steps"] - prev, r["steps_per_s"]))
+        prev = r["env_steps"]
+    steps = sum(n for n, _ in measured)
+    seconds = sum(n / sps for n, sps in measured)
+    return steps / seconds, steps
+
+
+def benchmark(cfg: BenchmarkConfig) -> dict:
+    if cfg.algo == "sac":
+        warmup = 3_000 if cfg.warmup_steps is None else cfg.warmup_steps
+        measure = 10_000 if cfg.measure_steps is None else cfg.measure_steps
+        if measure < 1000 or measure % 1000 or warmup < 0:
+            raise UserError("--measure-steps must be a positive multiple of 1000 and --warmup-steps >= 0")
+    else:
+        if cfg.num_envs < 1 or 2048 % cfg.num_envs:
+            raise UserError("--num-envs must divide 2048 (e.g. 1, 2, 4, 8, 16, 32)")
+        warmup = 3 * 2048 if cfg.warmup_steps is None else cfg.warmup_steps
+        measure = 100 * 2048 if cfg.measure_steps is None else cfg.measure_steps
+        if measure < 2048 or warmup < 0:
+            raise UserError("--measure-steps must be >= 2048 (one rollout) and --warmup-steps >= 0")
     with tempfile.TemporaryDirectory() as tmp:
-        tcfg = SACTrainConfig(
-            env_id=cfg.env_id,
-            seed=cfg.seed,
-            total_steps=cfg.learning_starts + cfg.warmup_steps + cfg.measure_steps,
-            learning_starts=cfg.learning_starts,
-            eval_every=0,
-            eval_episodes=1,
-            log_every=1000,
-            checkpoint_every=0,
-            run_dir=str(Path(tmp) / "run"),
-            sac=cfg.sac,
-        )
-        train(tcfg)
-        rows = [json.loads(line) for line in (Path(tmp) / "run" / "metrics.jsonl").read_text().splitlines()]
-    start = cfg.learning_starts + cfg.warmup_steps
-    measured = [r for r in rows if r["env_steps"] > start]
-    seconds = sum(1000.0 / r["steps_per_s"] for r in measured)
-    sps = 1000.0 * len(measured) / seconds
-    summary = {
-        "algo": "sac",
-        "env_id": cfg.env_id,
-        "env_steps_per_s": round(sps, 1),
-        "measured_steps": 1000 * len(measured),
-        "hidden": list(cfg.sac.hidden),
-        "batch_size": cfg.sac.batch_size,
-        "updates_per_step": 1,
-        "vs_sbx_186": round(sps / 186.0, 2),
-        "vs_sb3_122": round(sps / 122.0, 2),
-        "machine": machine_description(),
-    }
+        run_dir = Path(tmp) / "run"
+        if cfg.algo == "sac":
+            from jirl.loops.sac import SACTrainConfig
+            from jirl.loops.sac import train as sac_train
+
+            sac_train(SACTrainConfig(
+                env_id=cfg.env_id, seed=cfg.seed, total_steps=cfg.learning_starts + warmup + measure, learning_starts=cfg.learning_starts,
+                eval_every=0, eval_episodes=1, log_every=1000, checkpoint_every=0, run_dir=str(run_dir), sac=cfg.sac,
+            ))
+            sps, steps = _measure_rows(run_dir, cfg.learning_starts + warmup)
+            setting = f"SAC {cfg.env_id}, {'x'.join(map(str, cfg.sac.hidden))}, batch {cfg.sac.batch_size}, 1 update/step"
+        else:
+            from jirl.algorithms.ppo import PPOConfig
+
+            pcfg = PPOConfig(hidden=(64, 64), num_steps=2048 // cfg.num_envs, epochs=10, minibatch_size=64)
+            common = dict(env_id=cfg.env_id, seed=cfg.seed, total_steps=warmup + measure, num_envs=cfg.num_envs,
+                          eval_every=0, eval_episodes=1, checkpoint_every=0, run_dir=str(run_dir), ppo=pcfg)
+            if cfg.algo == "ppo":
+                from jirl.loops.ppo import PPOTrainConfig
+                from jirl.loops.ppo import train as ppo_train
+
+                ppo_train(PPOTrainConfig(**common))
+            else:
+                from jirl.loops.gail import GAILTrainConfig
+                from jirl.loops.gail import train as gail_train
+
+                gail_train(GAILTrainConfig(**common, bc_init=False, critic_warmup_rounds=0))
+            sps, steps = _measure_rows(run_dir, warmup)
+            setting = f"{cfg.algo.upper()} {cfg.env_id}, 64x64, {cfg.num_envs} env{'s' if cfg.num_envs > 1 else ''} x {2048 // cfg.num_envs} steps, 10 epochs, minibatch 64"
+    ratios = {f"vs {name} {fig:g}": round(sps / fig, 2) for name, fig in PEERS[cfg.algo].items()}
+    summary = {"algo": cfg.algo, "env_id": cfg.env_id, "env_steps_per_s": round(sps, 1), "measured_steps": steps, "setting": setting,
+               **ratios, "machine": machine_description()}
     if cfg.record:
-        path = Path(cfg.out)
-        if not path.exists():
-            path.write_text("# Benchmarks\n\n")
-        cmd = "python experiments/benchmark.py " + " ".join(sys.argv[1:])
-        line = (
-            f"| {datetime.date.today().isoformat()} | {summary['machine']} | SAC {cfg.env_id}, "
-            f"{'x'.join(map(str, cfg.sac.hidden))}, batch {cfg.sac.batch_size}, 1 update/step | "
-            f"**{sps:.0f}** env steps/s ({summary['vs_sbx_186']}x sbx's 186, {summary['vs_sb3_122']}x SB3's 122) | `{cmd.strip()}` |\n"
-        )
-        with open(path, "a") as f:
-            f.write(line)
+        cmd = ("python experiments/benchmark.py " + " ".join(sys.argv[1:])).strip()
+        peers = ", ".join(f"{r}x {name.split(' ')[0]}'s {PEERS[cfg.algo][name]:,.0f}" for name, r in zip(PEERS[cfg.algo], ratios.values(), strict=True))
+        row = f"| {datetime.date.today().isoformat()} | {summary['machine']} | {setting} | **{sps:,.0f}** env steps/s ({peers}) | `{cmd}` |\n"
+        append_row(Path(cfg.out), cfg.algo, row)
     return summary
 
 

@@ -198,7 +198,9 @@ def loss_one(config: PPOConfig, params, obs, action, old_log_prob, old_value, ad
     }
 
 
-def minibatch_loss(config: PPOConfig, params, mb: PPOBatch):
+def minibatch_loss(config: PPOConfig, params, mb: PPOBatch, policy_weight: jax.Array | float = 1.0):
+    """Mean PPO loss of a minibatch. ``policy_weight`` scales the policy terms (surrogate and entropy): 0 trains
+    the critic alone (the actor's gradient is then exactly zero, so Adam leaves it unchanged)."""
     adv = mb.advantage
     if config.normalize_advantages:
         adv = (adv - adv.mean()) / (adv.std() + 1e-8)
@@ -206,14 +208,17 @@ def minibatch_loss(config: PPOConfig, params, mb: PPOBatch):
         config, params, mb.obs, mb.action, mb.log_prob, mb.value, adv, mb.ret
     )
     terms = jax.tree_util.tree_map(jnp.mean, terms)
-    total = terms["policy_loss"] + config.vf_coef * terms["value_loss"] - config.ent_coef * terms["entropy"]
+    total = policy_weight * (terms["policy_loss"] - config.ent_coef * terms["entropy"]) + config.vf_coef * terms["value_loss"]
     return total, terms
 
 
-def update(config: PPOConfig, state: PPOState, batch: PPOBatch, key: chex.PRNGKey, total_updates: int) -> tuple[PPOState, dict]:
+def update(
+    config: PPOConfig, state: PPOState, batch: PPOBatch, key: chex.PRNGKey, total_updates: int, policy_weight: jax.Array | float = 1.0
+) -> tuple[PPOState, dict]:
     """``epochs`` passes of shuffled minibatches over a flattened rollout ``batch`` (leaves ``[B, ...]``),
     all inside one ``lax.scan`` (epochs) of a ``lax.scan`` (minibatches). ``B`` must be a multiple of
-    ``minibatch_size``. Returns the new state and metrics averaged over every gradient step."""
+    ``minibatch_size``. ``policy_weight`` as in :func:`minibatch_loss` (0: critic-only warm-up round).
+    Returns the new state and metrics averaged over every gradient step."""
     n = batch.obs.shape[0]
     chex.assert_tree_shape_prefix(batch, (n,))
     if n % config.minibatch_size:
@@ -224,7 +229,7 @@ def update(config: PPOConfig, state: PPOState, batch: PPOBatch, key: chex.PRNGKe
 
     def mb_step(carry, mb):
         params, opt_state = carry
-        (loss, terms), grads = grad_fn(params, mb)
+        (loss, terms), grads = grad_fn(params, mb, policy_weight)
         updates, opt_state = opt.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         return (params, opt_state), dict(terms, loss=loss)

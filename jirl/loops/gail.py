@@ -12,10 +12,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jirl.algorithms import gail, ppo, sac
+from jirl.algorithms import bc, gail, ppo, sac
 from jirl.buffers import buffer_sample
 from jirl.data import DemoError, load_demonstrations
-from jirl.envs.normalize import norm_apply
+from jirl.envs.normalize import norm_apply, norm_init, norm_update
 from jirl.loops.common import UserError
 from jirl.loops.ppo import Rollout, run_onpolicy
 from jirl.references import EXPERTS_DIR, reference_returns
@@ -40,8 +40,8 @@ class GAILTrainConfig:
     """Seed of everything."""
     total_steps: int | None = None
     """Env steps to train for (default: 2,000,000 with ppo, 300,000 with sac; ppo rounds up to whole rollouts)."""
-    num_envs: int = 1
-    """Parallel envs; a rollout is num_envs x ppo.num_steps transitions."""
+    num_envs: int | None = None
+    """Parallel envs (default: 8 with ppo, where a rollout is num_envs x ppo.num_steps transitions; 1 with sac)."""
     normalize_obs: bool = True
     """Normalize observations (policy and discriminator inputs) with running statistics."""
     normalize_reward: bool = True
@@ -62,9 +62,16 @@ class GAILTrainConfig:
     """sac learner: replay capacity."""
     log_every: int = 1_000
     """sac learner: write training metrics every this many env steps (ppo logs every rollout)."""
-    ppo: ppo.PPOConfig = ppo.PPOConfig()
+    bc_init: bool = True
+    """ppo learner: start the policy from behaviour cloning on the demonstrations (mean action by --bc.loss;
+    the log-std stays at --ppo.init-log-std) and the observation statistics from the demonstrations."""
+    critic_warmup_rounds: int = 5
+    """ppo learner: rounds at the start that train only the critic (and the discriminator), so the first
+    policy updates of a cloned policy use sensible advantages."""
+    ppo: ppo.PPOConfig = ppo.PPOConfig(hidden=(256, 256), init_log_std=-1.0, learning_rate=1e-4, num_steps=256)
     sac: sac.SACConfig = sac.SACConfig()
     disc: gail.DiscriminatorConfig = gail.DiscriminatorConfig()
+    bc: bc.BCConfig = bc.BCConfig()
 
 
 def disc_inputs(kind: str, norm, obs, action, next_obs):
@@ -105,6 +112,27 @@ def make_relabel(dcfg: gail.DiscriminatorConfig, expert_obs, expert_act, expert_
     return relabel
 
 
+def make_bc_init(cfg: GAILTrainConfig, expert_obs: jax.Array, expert_act: jax.Array):
+    """``init_fn`` for the on-policy driver: observation statistics from the demonstrations, then the PPO
+    actor fitted to the expert's actions by :func:`jirl.algorithms.bc.fit`."""
+    pcfg = cfg.ppo
+    actor, _ = ppo._modules(pcfg, expert_act.shape[-1])
+    loss_one = bc.gaussian_loss(actor.apply, cfg.bc.loss)
+
+    @jax.jit
+    def fit(params, norm, key):
+        return bc.fit(cfg.bc, loss_one, params, norm_apply(norm, expert_obs), expert_act, key)
+
+    def init_fn(state: ppo.PPOState, norm):
+        if norm is not None:
+            norm = norm_update(norm_init(expert_obs.shape[-1]), expert_obs)
+        res = fit(state.params["actor"], norm, jax.random.PRNGKey(cfg.seed + 2))
+        state = state.replace(params=dict(state.params, actor=res.params))
+        return state, norm, {"bc_epochs": int(res.epochs), "bc_val_loss": float(res.best_val_loss)}
+
+    return init_fn
+
+
 def train(cfg: GAILTrainConfig) -> dict:
     """Train GAIL; returns the summary printed as the final JSON line."""
     from jirl.envs.gym_bridge import VecEnv
@@ -129,9 +157,10 @@ def train(cfg: GAILTrainConfig) -> dict:
     if refs:
         lines = {"expert": refs["expert"]["mean_return"], "random": refs["random"]["mean_return"]}
     if cfg.learner == "ppo":
-        cfg = dataclasses.replace(cfg, total_steps=cfg.total_steps or 2_000_000, disc=dcfg)
+        cfg = dataclasses.replace(cfg, total_steps=cfg.total_steps or 2_000_000, num_envs=cfg.num_envs or 8, disc=dcfg)
         relabel = make_relabel(dcfg, expert_obs, expert_act, expert_next)
-        summary = run_onpolicy(cfg, "gail", aux=disc_state, relabel=relabel, reference_lines=lines)
+        init_fn = make_bc_init(cfg, expert_obs, expert_act) if cfg.bc_init else None
+        summary = run_onpolicy(cfg, "gail", aux=disc_state, relabel=relabel, reference_lines=lines, init_fn=init_fn)
     else:
         summary = train_dac(dataclasses.replace(cfg, disc=dcfg), disc_state, expert_obs, expert_act, expert_next, lines)
     summary["num_demos"] = cfg.num_demos
@@ -174,7 +203,7 @@ def train_dac(cfg: GAILTrainConfig, disc_state, expert_obs, expert_act, expert_n
         total_steps=cfg.total_steps or 300_000,
         learning_starts=cfg.learning_starts,
         buffer_size=cfg.buffer_size,
-        num_envs=cfg.num_envs,
+        num_envs=cfg.num_envs or 1,
         normalize_obs=cfg.normalize_obs,
         eval_every=cfg.eval_every,
         eval_episodes=cfg.eval_episodes,
