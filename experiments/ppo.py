@@ -1,7 +1,7 @@
 """Train PPO with GAE on a Gymnasium env's own reward (sanity check of the learner that GAIL uses).
 
-    python experiments/ppo.py                                   # 1M steps on HalfCheetah-v5
-    python experiments/ppo.py --num-envs 8 --ppo.num-steps 256  # 8 envs, same 2048-step rollouts
+    python experiments/ppo.py                                    # 1M steps on HalfCheetah-v5, 8 envs x 256 steps
+    python experiments/ppo.py --num-envs 1 --ppo.num-steps 2048  # one env, same 2048-step rollouts (SB3's default)
     python experiments/ppo.py --run-dir runs/my-ppo --resume    # continue a killed run
 
 Writes metrics.jsonl, eval.jsonl, TensorBoard logs (tb/), curve.png, a checkpoint and policy.msgpack to the

@@ -1,3 +1,4 @@
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -56,3 +57,26 @@ def test_update_increases_likelihood_of_positive_advantage_actions():
     assert float(jnp.mean(mean_after)) > float(jnp.mean(mean_before)) + 0.05
     assert int(new_state.step) == 4 * 4
     assert 0.0 <= float(metrics["clip_frac"]) <= 1.0
+
+
+def test_policy_weight_zero_freezes_actor_and_aux_loss_pulls_the_mean():
+    cfg = ppo.PPOConfig(hidden=(16, 16), epochs=4, minibatch_size=32, anneal_lr=False, learning_rate=1e-2)
+    state = ppo.init(cfg, jax.random.PRNGKey(0), 3, 1, total_updates=100)
+    obs = jax.random.normal(jax.random.PRNGKey(1), (128, 3))
+    action, log_prob, value = ppo.sample_action(cfg, state.params, obs, jax.random.PRNGKey(2))
+    batch = ppo.PPOBatch(obs=obs, action=action, log_prob=log_prob, value=value, advantage=jnp.sign(action[:, 0]), ret=value + 1.0)
+    update = jax.jit(ppo.update, static_argnums=(0, 4, 6))
+    # critic-only round: the actor's parameters are bit-for-bit unchanged, the critic moves
+    frozen, _ = update(cfg, state, batch, jax.random.PRNGKey(3), 100, 0.0, None)
+    chex.assert_trees_all_equal(frozen.params["actor"], state.params["actor"])
+    assert not np.allclose(frozen.params["critic"]["params"]["MLP_0"]["Dense_0"]["kernel"], state.params["critic"]["params"]["MLP_0"]["Dense_0"]["kernel"])
+    # an auxiliary loss pulling the mean to 0.7 dominates a zero-advantage batch
+    def to_target(params, key):
+        x = jax.random.normal(key, (32, 3))
+        return 10.0 * jnp.mean((ppo.policy_outputs(cfg, params, x)[0] - 0.7) ** 2)
+
+    flat = batch.replace(advantage=jnp.zeros(128))
+    pulled, metrics = update(cfg, state, flat, jax.random.PRNGKey(3), 100, 1.0, to_target)
+    mean_after, _, _ = ppo.policy_outputs(cfg, pulled.params, obs)
+    assert abs(float(jnp.mean(mean_after)) - 0.7) < 0.2, float(jnp.mean(mean_after))
+    assert "aux_loss" in metrics

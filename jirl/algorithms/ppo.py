@@ -6,7 +6,7 @@ This module holds the pure pieces; the rollout driver lives in ``jirl/loops``.
 from __future__ import annotations
 
 import dataclasses
-import functools
+from collections.abc import Callable
 from typing import Any
 
 import chex
@@ -213,31 +213,50 @@ def minibatch_loss(config: PPOConfig, params, mb: PPOBatch, policy_weight: jax.A
 
 
 def update(
-    config: PPOConfig, state: PPOState, batch: PPOBatch, key: chex.PRNGKey, total_updates: int, policy_weight: jax.Array | float = 1.0
+    config: PPOConfig,
+    state: PPOState,
+    batch: PPOBatch,
+    key: chex.PRNGKey,
+    total_updates: int,
+    policy_weight: jax.Array | float = 1.0,
+    aux_loss: Callable[[Any, chex.PRNGKey], jax.Array] | None = None,
 ) -> tuple[PPOState, dict]:
     """``epochs`` passes of shuffled minibatches over a flattened rollout ``batch`` (leaves ``[B, ...]``),
     all inside one ``lax.scan`` (epochs) of a ``lax.scan`` (minibatches). ``B`` must be a multiple of
     ``minibatch_size``. ``policy_weight`` as in :func:`minibatch_loss` (0: critic-only warm-up round).
-    Returns the new state and metrics averaged over every gradient step."""
+    ``aux_loss(params, key) -> scalar`` is added to every minibatch's loss, with a fresh key each time (GAIL's
+    behaviour-cloning term); it is scaled by ``policy_weight`` too. Returns the new state and metrics averaged
+    over every gradient step."""
     n = batch.obs.shape[0]
     chex.assert_tree_shape_prefix(batch, (n,))
     if n % config.minibatch_size:
         raise ValueError(f"rollout size {n} is not a multiple of minibatch_size {config.minibatch_size}")
     num_mb = n // config.minibatch_size
     opt = make_optimizer(config, total_updates)
-    grad_fn = jax.value_and_grad(functools.partial(minibatch_loss, config), has_aux=True)
 
-    def mb_step(carry, mb):
+    def total_loss(params, mb, k):
+        loss, terms = minibatch_loss(config, params, mb, policy_weight)
+        if aux_loss is not None:
+            extra = aux_loss(params, k)
+            loss = loss + policy_weight * extra
+            terms = dict(terms, aux_loss=extra)
+        return loss, terms
+
+    grad_fn = jax.value_and_grad(total_loss, has_aux=True)
+
+    def mb_step(carry, xs):
         params, opt_state = carry
-        (loss, terms), grads = grad_fn(params, mb, policy_weight)
+        mb, k = xs
+        (loss, terms), grads = grad_fn(params, mb, k)
         updates, opt_state = opt.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         return (params, opt_state), dict(terms, loss=loss)
 
     def epoch(carry, k):
-        perm = jax.random.permutation(k, n)
+        k_perm, k_aux = jax.random.split(k)
+        perm = jax.random.permutation(k_perm, n)
         shuffled = jax.tree_util.tree_map(lambda x: x[perm].reshape((num_mb, config.minibatch_size) + x.shape[1:]), batch)
-        return jax.lax.scan(mb_step, carry, shuffled)
+        return jax.lax.scan(mb_step, carry, (shuffled, jax.random.split(k_aux, num_mb)))
 
     (params, opt_state), metrics = jax.lax.scan(epoch, (state.params, state.opt_state), jax.random.split(key, config.epochs))
     new_state = PPOState(params=params, opt_state=opt_state, step=state.step + config.epochs * num_mb)

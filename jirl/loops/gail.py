@@ -68,6 +68,11 @@ class GAILTrainConfig:
     critic_warmup_rounds: int = 5
     """ppo learner: rounds at the start that train only the critic (and the discriminator), so the first
     policy updates of a cloned policy use sensible advantages."""
+    bc_coef: float = 0.0
+    """ppo learner: weight of a behaviour-cloning term (squared error of the policy mean on a minibatch of
+    expert pairs) added to every PPO minibatch loss; 0 turns it off."""
+    bc_decay: bool = True
+    """Decay --bc-coef linearly to 0 over the run (pure GAIL at the end)."""
     ppo: ppo.PPOConfig = ppo.PPOConfig(hidden=(256, 256), init_log_std=-1.0, learning_rate=1e-4, num_steps=256)
     sac: sac.SACConfig = sac.SACConfig()
     disc: gail.DiscriminatorConfig = gail.DiscriminatorConfig()
@@ -133,6 +138,23 @@ def make_bc_init(cfg: GAILTrainConfig, expert_obs: jax.Array, expert_act: jax.Ar
     return init_fn
 
 
+def make_bc_loss(cfg: GAILTrainConfig, expert_obs: jax.Array, expert_act: jax.Array):
+    """The behaviour-cloning regularizer of the PPO loss: ``bc_coef * mean ||mu(s) - a||^2`` over a random
+    minibatch of expert pairs, the weight decayed linearly to 0 with ``bc_decay``."""
+    actor, _ = ppo._modules(cfg.ppo, expert_act.shape[-1])
+    loss_one = bc.gaussian_loss(actor.apply, "mse")
+    n = expert_obs.shape[0]
+
+    def aux_loss(params, norm, progress, key):
+        idx = jax.random.randint(key, (cfg.ppo.minibatch_size,), 0, n)
+        x = norm_apply(norm, expert_obs[idx])
+        loss = jnp.mean(jax.vmap(loss_one, in_axes=(None, 0, 0))(params["actor"], x, expert_act[idx]))
+        weight = cfg.bc_coef * (1.0 - progress) if cfg.bc_decay else cfg.bc_coef
+        return weight * loss
+
+    return aux_loss
+
+
 def train(cfg: GAILTrainConfig) -> dict:
     """Train GAIL; returns the summary printed as the final JSON line."""
     from jirl.envs.gym_bridge import VecEnv
@@ -160,7 +182,8 @@ def train(cfg: GAILTrainConfig) -> dict:
         cfg = dataclasses.replace(cfg, total_steps=cfg.total_steps or 2_000_000, num_envs=cfg.num_envs or 8, disc=dcfg)
         relabel = make_relabel(dcfg, expert_obs, expert_act, expert_next)
         init_fn = make_bc_init(cfg, expert_obs, expert_act) if cfg.bc_init else None
-        summary = run_onpolicy(cfg, "gail", aux=disc_state, relabel=relabel, reference_lines=lines, init_fn=init_fn)
+        aux_loss = make_bc_loss(cfg, expert_obs, expert_act) if cfg.bc_coef > 0 else None
+        summary = run_onpolicy(cfg, "gail", aux=disc_state, relabel=relabel, reference_lines=lines, init_fn=init_fn, aux_loss=aux_loss)
     else:
         summary = train_dac(dataclasses.replace(cfg, disc=dcfg), disc_state, expert_obs, expert_act, expert_next, lines)
     summary["num_demos"] = cfg.num_demos

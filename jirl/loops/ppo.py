@@ -51,8 +51,8 @@ class PPOTrainConfig:
     """Seed of everything."""
     total_steps: int = 1_000_000
     """Env steps to train for (rounded up to whole rollouts)."""
-    num_envs: int = 1
-    """Parallel envs; a rollout is num_envs x ppo.num_steps transitions."""
+    num_envs: int = 8
+    """Parallel envs; a rollout is num_envs x ppo.num_steps transitions (default 8 x 256 = 2048)."""
     normalize_obs: bool = True
     """Normalize observations with running statistics (frozen within a rollout; saved with the policy)."""
     normalize_reward: bool = True
@@ -67,7 +67,7 @@ class PPOTrainConfig:
     """Output folder (default: runs/ppo-<env>-s<seed>)."""
     resume: bool = False
     """Continue the run in run_dir from its last checkpoint."""
-    ppo: ppo.PPOConfig = ppo.PPOConfig()
+    ppo: ppo.PPOConfig = ppo.PPOConfig(num_steps=256)
 
 
 @chex.dataclass(frozen=True)
@@ -127,16 +127,18 @@ class PolicyStepper:
         return out[:, :-2], out[:, -2], out[:, -1]
 
 
-def make_rollout_update(pcfg: ppo.PPOConfig, total_updates: int, normalize_obs: bool, normalize_reward: bool, relabel=None):
+def make_rollout_update(pcfg: ppo.PPOConfig, total_updates: int, normalize_obs: bool, normalize_reward: bool, relabel=None, aux_loss=None):
     """The per-round jitted call: (optional) reward relabelling, reward scaling, V(final obs), GAE, the PPO
     update and the observation statistics, all in one compiled program.
 
     ``relabel(aux, norm, rollout, key) -> (aux, rewards [T, N], metrics)`` replaces the env reward (GAIL trains
     its discriminator and scores the rollout there); ``aux`` is its state (None for plain PPO).
+    ``aux_loss(params, norm, progress, key) -> scalar`` is an extra term of every PPO minibatch loss
+    (``progress`` in [0, 1] is the share of the run done), e.g. GAIL's behaviour-cloning regularizer.
     """
 
     @jax.jit
-    def rollout_update(state: ppo.PPOState, aux, norm, scaler, rollout: Rollout, key, policy_weight):
+    def rollout_update(state: ppo.PPOState, aux, norm, scaler, rollout: Rollout, key, policy_weight, progress):
         T, N = rollout.reward.shape
         k_relabel, k_update = jax.random.split(key)
         rewards = rollout.reward
@@ -155,7 +157,8 @@ def make_rollout_update(pcfg: ppo.PPOConfig, total_updates: int, normalize_obs: 
         adv, ret = ppo.compute_gae(rewards, rollout.value, next_values, rollout.terminated, rollout.episode_end, pcfg.gamma, pcfg.gae_lambda)
         flat = lambda x: x.reshape((T * N,) + x.shape[2:])
         batch = ppo.PPOBatch(obs=flat(obs_n), action=flat(rollout.action), log_prob=flat(rollout.log_prob), value=flat(rollout.value), advantage=flat(adv), ret=flat(ret))
-        state, metrics = ppo.update(pcfg, state, batch, k_update, total_updates, policy_weight)
+        extra_loss = None if aux_loss is None else (lambda params, k: aux_loss(params, norm, progress, k))
+        state, metrics = ppo.update(pcfg, state, batch, k_update, total_updates, policy_weight, extra_loss)
         if normalize_obs:
             norm = norm_update(norm, flat(rollout.obs))
         metrics = dict(metrics, **extra, value_target_mean=jnp.mean(ret), log_std=jnp.mean(state.params["actor"]["params"]["log_std"]))
@@ -203,7 +206,7 @@ def train(cfg: PPOTrainConfig) -> dict:
     return run_onpolicy(cfg, "ppo")
 
 
-def run_onpolicy(cfg, algo: str, aux: Any = None, relabel=None, reference_lines: dict | None = None, init_fn=None) -> dict:
+def run_onpolicy(cfg, algo: str, aux: Any = None, relabel=None, reference_lines: dict | None = None, init_fn=None, aux_loss=None) -> dict:
     """The on-policy training driver shared by PPO and GAIL (``cfg``: a PPOTrainConfig-like dataclass).
 
     ``aux``/``relabel`` (see :func:`make_rollout_update`) turn it into an imitation learner; ``aux`` is
@@ -212,6 +215,7 @@ def run_onpolicy(cfg, algo: str, aux: Any = None, relabel=None, reference_lines:
     ``init_fn(state, norm) -> (state, norm, info dict)`` changes the fresh agent before training (GAIL's
     behaviour-cloning start; not called on resume); ``info`` goes into the summary. With
     ``cfg.critic_warmup_rounds = K`` (when the config has it) the first K rounds train only the critic.
+    ``aux_loss``: see :func:`make_rollout_update`.
     """
     pcfg = cfg.ppo
     for name in ("total_steps", "num_envs", "eval_episodes"):
@@ -246,7 +250,7 @@ def run_onpolicy(cfg, algo: str, aux: Any = None, relabel=None, reference_lines:
     warmup_rounds = getattr(cfg, "critic_warmup_rounds", 0)
 
     stepper = PolicyStepper(pcfg, state.params, norm, key)
-    rollout_update = make_rollout_update(pcfg, total_updates, cfg.normalize_obs, cfg.normalize_reward, relabel)
+    rollout_update = make_rollout_update(pcfg, total_updates, cfg.normalize_obs, cfg.normalize_reward, relabel, aux_loss)
     act_det = jax.jit(lambda p, n, o: jnp.clip(ppo.policy_outputs(pcfg, p, norm_apply(n, o))[0], -1.0, 1.0))
     start = time.time()
 
@@ -271,7 +275,7 @@ def run_onpolicy(cfg, algo: str, aux: Any = None, relabel=None, reference_lines:
             stepper.load(state.params, norm)
             rollout, obs, finished = collect(env, obs, pcfg.num_steps, stepper)
             state, aux, norm, scaler, metrics = rollout_update(
-                state, aux, norm, scaler, jax.tree_util.tree_map(jnp.asarray, rollout), k, jnp.float32(rollout_idx >= warmup_rounds)
+                state, aux, norm, scaler, jax.tree_util.tree_map(jnp.asarray, rollout), k, jnp.float32(rollout_idx >= warmup_rounds), jnp.float32(rollout_idx / num_rollouts)
             )
             rollout_idx += 1
             step = rollout_idx * per_rollout
