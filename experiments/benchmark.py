@@ -4,6 +4,7 @@
     python experiments/benchmark.py --algo ppo               # PPO, 2048 steps/rollout (8 envs x 256), 10 epochs, batch 64
     python experiments/benchmark.py --algo gail              # GAIL with that PPO learner, 64x64 discriminator
     python experiments/benchmark.py --algo ppo --num-envs 1  # one env x 2048 steps, as SB3's default
+    python experiments/benchmark.py --algo gail --preset default   # what `python experiments/gail.py` runs
     python experiments/benchmark.py --measure-steps 2000 --no-record   # quick look, nothing written
 
 SAC: after --learning-starts random-action steps and --warmup-steps learning steps (compilation), measures
@@ -11,7 +12,8 @@ SAC: after --learning-starts random-action steps and --warmup-steps learning ste
 PPO/GAIL: the policy and value nets are 64x64 tanh (the peers' default), a rollout is 2048 env steps (
 --num-envs x 2048/--num-envs), 10 epochs of minibatches of 64; the first --warmup-steps are not measured, then
 --measure-steps env steps of collection plus updates (GAIL: discriminator steps and relabelling too);
-evaluation is off. The figure is appended to its table in BENCHMARKS.md with the date, the machine and this
+evaluation is off. --preset default measures the scripts' own defaults instead (experiments/ppo.py,
+experiments/gail.py: for GAIL 256x256 nets, minibatch 256, the behaviour-cloning term). The figure is appended to its table in BENCHMARKS.md with the date, the machine and this
 command unless --no-record is given. Last stdout line: a JSON summary.
 """
 
@@ -49,7 +51,7 @@ SECTIONS = {
     ),
     "gail": (
         "## GAIL (PPO learner as above), HalfCheetah-v5, 4 demonstrations, 64x64 discriminator",
-        "As the PPO row plus, per rollout, 8 discriminator steps (batch 256) and the reward relabelling, in the\n"
+        "As the PPO row plus, per rollout, 8 discriminator steps (batch 256, gradient penalty) and the reward relabelling, in the\n"
         "same jitted call. Peer: imitation 1.0.1 GAIL with an SB3 PPO learner = 1,058.",
     ),
 }
@@ -65,6 +67,8 @@ class BenchmarkConfig:
     """Gymnasium env id (gail: must have shipped demonstrations)."""
     num_envs: int = 8
     """ppo/gail: parallel envs; each collects 2048/num_envs steps per rollout (sac: always 1 env)."""
+    preset: Literal["peer", "default"] = "peer"
+    """ppo/gail: peer = the peers' settings (64x64, minibatch 64, no BC term); default = the script's defaults."""
     learning_starts: int = 1_000
     """sac: random-action steps before learning (not measured)."""
     warmup_steps: int | None = None
@@ -139,21 +143,26 @@ def benchmark(cfg: BenchmarkConfig) -> dict:
         else:
             from jirl.algorithms.ppo import PPOConfig
 
-            pcfg = PPOConfig(hidden=(64, 64), num_steps=2048 // cfg.num_envs, epochs=10, minibatch_size=64)
+            from jirl.loops.gail import GAILTrainConfig
+            from jirl.loops.gail import train as gail_train
+            from jirl.loops.ppo import PPOTrainConfig
+            from jirl.loops.ppo import train as ppo_train
+
+            config_type = PPOTrainConfig if cfg.algo == "ppo" else GAILTrainConfig
+            pcfg = config_type().ppo if cfg.preset == "default" else PPOConfig(hidden=(64, 64), epochs=10, minibatch_size=64)
+            pcfg = dataclasses.replace(pcfg, num_steps=2048 // cfg.num_envs)
             common = dict(env_id=cfg.env_id, seed=cfg.seed, total_steps=warmup + measure, num_envs=cfg.num_envs,
                           eval_every=0, eval_episodes=1, checkpoint_every=0, run_dir=str(run_dir), ppo=pcfg)
             if cfg.algo == "ppo":
-                from jirl.loops.ppo import PPOTrainConfig
-                from jirl.loops.ppo import train as ppo_train
-
                 ppo_train(PPOTrainConfig(**common))
+            elif cfg.preset == "default":
+                gail_train(GAILTrainConfig(**common))
             else:
-                from jirl.loops.gail import GAILTrainConfig
-                from jirl.loops.gail import train as gail_train
-
-                gail_train(GAILTrainConfig(**common, bc_init=False, critic_warmup_rounds=0))
+                gail_train(GAILTrainConfig(**common, bc_init=False, critic_warmup_rounds=0, bc_coef=0.0))
             sps, steps = _measure_rows(run_dir, warmup)
-            setting = f"{cfg.algo.upper()} {cfg.env_id}, 64x64, {cfg.num_envs} env{'s' if cfg.num_envs > 1 else ''} x {2048 // cfg.num_envs} steps, 10 epochs, minibatch 64"
+            hidden = "x".join(map(str, pcfg.hidden))
+            setting = (f"{cfg.algo.upper()} {cfg.env_id}, {hidden}, {cfg.num_envs} env{'s' if cfg.num_envs > 1 else ''} x {2048 // cfg.num_envs} steps, "
+                       f"{pcfg.epochs} epochs, minibatch {pcfg.minibatch_size}" + (" (script defaults)" if cfg.preset == "default" else ""))
     ratios = {f"vs {name} {fig:g}": round(sps / fig, 2) for name, fig in PEERS[cfg.algo].items()}
     summary = {"algo": cfg.algo, "env_id": cfg.env_id, "env_steps_per_s": round(sps, 1), "measured_steps": steps, "setting": setting,
                **ratios, "machine": machine_description()}

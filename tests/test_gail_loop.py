@@ -34,7 +34,7 @@ def test_tiny_gail_discriminator_separates_expert_from_policy(pendulum_demos, tm
     cfg = GAILTrainConfig(
         env_id="Pendulum-v1", demos=str(pendulum_demos), num_demos=2, total_steps=2048, num_envs=2,
         eval_every=0, eval_episodes=1, checkpoint_every=0, run_dir=str(tmp_path / "run"),
-        bc_init=False, critic_warmup_rounds=0,
+        bc_init=False, critic_warmup_rounds=0, bc_coef=0.0,
         ppo=PPOConfig(num_steps=256, minibatch_size=64, epochs=2),
         disc=DiscriminatorConfig(steps_per_round=30, batch_size=64, learning_rate=1e-3),
     )
@@ -65,7 +65,7 @@ def test_bc_init_starts_from_the_expert_and_warmup_freezes_the_actor(pendulum_de
     np.testing.assert_allclose(norm.mean, demos.observations.mean(0), rtol=1e-3, atol=1e-3)
 
     run = tmp_path / "run"
-    cfg = dataclasses.replace(cfg, total_steps=2048, num_envs=2, eval_every=0, eval_episodes=1, checkpoint_every=0, critic_warmup_rounds=2, run_dir=str(run))
+    cfg = dataclasses.replace(cfg, total_steps=2048, num_envs=2, eval_every=0, eval_episodes=1, checkpoint_every=0, critic_warmup_rounds=2, bc_coef=0.0, run_dir=str(run))
     train(cfg)
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert "bc_epochs" in rows[0]
@@ -75,6 +75,25 @@ def test_bc_init_starts_from_the_expert_and_warmup_freezes_the_actor(pendulum_de
     assert updates[-1]["approx_kl"] > 1e-5
     evals = [json.loads(line) for line in (run / "eval.jsonl").read_text().splitlines()]
     assert evals[0]["env_steps"] == 0
+
+
+def test_bc_loss_term_is_small_for_the_cloned_policy_and_decays(pendulum_demos):
+    from jirl.algorithms import ppo
+    from jirl.envs.normalize import norm_init
+    from jirl.loops.gail import load_expert, make_bc_init, make_bc_loss
+
+    cfg = GAILTrainConfig(env_id="Pendulum-v1", demos=str(pendulum_demos), num_demos=2, bc_coef=2.0, ppo=PPOConfig(hidden=(32, 32)))
+    demos = load_expert(cfg, 3, 1)
+    obs, act = jnp.asarray(demos.observations), jnp.asarray(demos.normalized_actions())
+    fresh = ppo.init(cfg.ppo, jax.random.PRNGKey(0), 3, 1, 10)
+    cloned, norm, _ = make_bc_init(cfg, obs, act)(fresh, norm_init(3))
+    loss = make_bc_loss(cfg, obs, act)
+    k = jax.random.PRNGKey(5)
+    fresh_loss, cloned_loss = float(loss(fresh.params, norm, 0.0, k)), float(loss(cloned.params, norm, 0.0, k))
+    np.testing.assert_allclose(fresh_loss, 2.0 * 0.8**2, rtol=0.1)  # fresh mean ~0 (output scale 0.01), target 0.8
+    assert cloned_loss < 0.01 * fresh_loss
+    assert float(loss(fresh.params, norm, 0.5, k)) == pytest.approx(0.5 * fresh_loss, rel=1e-5)
+    assert float(loss(fresh.params, norm, 1.0, k)) == 0.0
 
 
 def _gail_cli(demos_path, cwd, *extra):

@@ -68,12 +68,12 @@ class GAILTrainConfig:
     critic_warmup_rounds: int = 5
     """ppo learner: rounds at the start that train only the critic (and the discriminator), so the first
     policy updates of a cloned policy use sensible advantages."""
-    bc_coef: float = 0.0
+    bc_coef: float = 1.0
     """ppo learner: weight of a behaviour-cloning term (squared error of the policy mean on a minibatch of
     expert pairs) added to every PPO minibatch loss; 0 turns it off."""
     bc_decay: bool = True
     """Decay --bc-coef linearly to 0 over the run (pure GAIL at the end)."""
-    ppo: ppo.PPOConfig = ppo.PPOConfig(hidden=(256, 256), init_log_std=-1.0, learning_rate=1e-4, num_steps=256)
+    ppo: ppo.PPOConfig = ppo.PPOConfig(hidden=(256, 256), init_log_std=-1.0, learning_rate=1e-4, num_steps=256, minibatch_size=256)
     sac: sac.SACConfig = sac.SACConfig()
     disc: gail.DiscriminatorConfig = gail.DiscriminatorConfig()
     bc: bc.BCConfig = bc.BCConfig()
@@ -169,8 +169,6 @@ def train(cfg: GAILTrainConfig) -> dict:
     expert_act = jnp.asarray(demos.normalized_actions())
     expert_next = jnp.asarray(demos.next_observations)
     dcfg = cfg.disc
-    if dcfg.grad_penalty is None:
-        dcfg = dataclasses.replace(dcfg, grad_penalty=10.0 if cfg.learner == "sac" else 0.0)
     input_dim = probe.obs_dim + (probe.action_dim if dcfg.input == "sa" else probe.obs_dim)
     disc_state = gail.init(dcfg, jax.random.PRNGKey(cfg.seed + 1), input_dim)
 
