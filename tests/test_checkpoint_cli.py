@@ -103,3 +103,37 @@ def test_user_mistakes_give_one_line_and_exit_2(tmp_path, script, args, pattern)
     err_lines = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert len(err_lines) == 1 and pattern in err_lines[0], out.stderr
     assert (tmp_path / "exists.npz").read_bytes() == b"keep me"  # nothing lost
+
+
+def test_best_policy_is_kept_and_reevaluated_on_fresh_episodes(tmp_path):
+    """policy-best.msgpack follows the best evaluation only; a resume drops a file newer than the checkpoint;
+    the report re-evaluates the kept policy on other episodes (a constant-action policy: exact returns)."""
+    from jirl.algorithms import ppo
+    from jirl.envs import VecEnv
+    from jirl.loops.common import BestPolicy
+    from jirl.policy import load_policy, policy_to_bytes
+
+    pcfg = ppo.PPOConfig(hidden=(8,))
+    params = ppo.init(pcfg, jax.random.PRNGKey(0), 3, 1, 1).params["actor"]
+    written = []
+
+    def make_bytes(meta):
+        written.append(meta["env_steps"])
+        return policy_to_bytes("gaussian", params, pcfg.hidden, 3, 1, None, {"env_id": "Pendulum-v1", **meta})
+
+    best = BestPolicy(tmp_path)
+    for step, ret in [(100, -5.0), (200, -3.0), (300, -4.0), (400, -3.0)]:
+        best.offer(step, ret, make_bytes)
+    assert written == [100, 200] and best.best_step == 200
+    assert load_policy(tmp_path / BestPolicy.NAME).meta["env_steps"] == 200
+    assert BestPolicy(tmp_path, resume_step=250).best_return == -3.0  # kept: written before the checkpoint
+    assert BestPolicy(tmp_path, resume_step=150).best_step is None  # newer than the checkpoint: dropped
+    assert not (tmp_path / BestPolicy.NAME).exists()
+
+    best = BestPolicy(tmp_path)
+    best.offer(10, -1.0, make_bytes)
+    env = VecEnv("Pendulum-v1", num_envs=2)
+    report = best.report(env, 2, seed=7, reference_lines={"expert": 0.0, "random": -1000.0})
+    assert report["best_eval_env_steps"] == 10 and report["best_policy_fresh_episodes"] == 2
+    assert np.isfinite(report["best_policy_fresh_mean_return"])
+    assert report["best_policy_fresh_normalized_score"] == pytest.approx((report["best_policy_fresh_mean_return"] + 1000.0) / 1000.0)

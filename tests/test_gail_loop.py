@@ -45,6 +45,7 @@ def test_tiny_gail_discriminator_separates_expert_from_policy(pendulum_demos, tm
     assert acc[-1] > 0.8, acc  # well above chance
     assert rows[-1]["disc_loss"] < rows[0]["disc_loss"]
     assert summary["env_steps"] == 2048 and summary["num_demos"] == 2
+    assert summary["best_eval_env_steps"] == 2048 and (tmp_path / "run" / "policy-best.msgpack").exists()
     assert (tmp_path / "run" / "curve.png").exists() and (tmp_path / "run" / "policy.msgpack").exists()
 
 

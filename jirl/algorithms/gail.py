@@ -41,8 +41,9 @@ class DiscriminatorConfig:
     """Adam learning rate."""
     batch_size: int = 256
     """Expert and policy samples per discriminator step (each)."""
-    steps_per_round: int = 8
-    """Discriminator steps after each policy rollout."""
+    steps_per_round: int | None = None
+    """Discriminator steps per round: after each 2,048-step rollout with the ppo learner (default 8), per env
+    step with the sac learner (default 1, DAC's one discriminator update per policy update)."""
     input: Literal["sa", "ss"] = "sa"
     """Discriminator input: (state, action) or (state, next state)."""
     grad_penalty: float = 10.0

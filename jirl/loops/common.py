@@ -18,6 +18,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -282,3 +283,53 @@ def print_final_json(summary: dict) -> None:
     """The last stdout line of every experiment: one JSON object with its headline figures."""
     sys.stdout.flush()
     print(json.dumps(summary, sort_keys=False), flush=True)
+
+
+class BestPolicy:
+    """Keeps ``policy-best.msgpack``: the policy of the best periodic evaluation so far.
+
+    The evaluation that picked it is optimistic (the best of many noisy estimates), so :meth:`report`
+    re-evaluates that policy on episodes it was never selected on and returns those figures; the summary
+    shows both. On resume, a file written after the checkpoint's step is discarded.
+    """
+
+    NAME = "policy-best.msgpack"
+
+    def __init__(self, run_dir: Path, resume_step: int | None = None):
+        self.path = Path(run_dir) / self.NAME
+        self.best_return, self.best_step = -float("inf"), None
+        if self.path.exists():
+            from jirl.policy import load_policy
+
+            meta = load_policy(self.path).meta
+            if resume_step is not None and meta.get("env_steps", 0) <= resume_step:
+                self.best_return, self.best_step = float(meta["eval_mean_return"]), int(meta["env_steps"])
+            else:
+                self.path.unlink()
+
+    def offer(self, step: int, mean_return: float, policy_bytes: Callable[[dict], bytes]) -> None:
+        """After an evaluation: write the policy (``policy_bytes(meta)``) if it beat every earlier one."""
+        if mean_return > self.best_return:
+            self.best_return, self.best_step = float(mean_return), int(step)
+            atomic_write_bytes(self.path, policy_bytes({"env_steps": int(step), "eval_mean_return": float(mean_return)}))
+
+    def report(self, env, episodes: int, seed: int, reference_lines: dict) -> dict:
+        """Summary fields: where the best evaluation was, and the best policy's return on fresh episodes."""
+        if self.best_step is None:
+            return {}
+        from jirl.envs.gym_bridge import run_episodes
+        from jirl.policy import load_policy
+
+        returns, _, _ = run_episodes(env, load_policy(self.path), episodes, seed=seed)
+        out = {
+            "best_policy": str(self.path),
+            "best_eval_env_steps": self.best_step,
+            "best_eval_return": self.best_return,
+            "best_policy_fresh_mean_return": float(np.mean(returns)),
+            "best_policy_fresh_std_return": float(np.std(returns)),
+            "best_policy_fresh_episodes": len(returns),
+        }
+        if "expert" in reference_lines and "random" in reference_lines:
+            lo, hi = reference_lines["random"], reference_lines["expert"]
+            out["best_policy_fresh_normalized_score"] = float((np.mean(returns) - lo) / (hi - lo))
+        return out

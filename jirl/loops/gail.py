@@ -169,6 +169,10 @@ def train(cfg: GAILTrainConfig) -> dict:
     expert_act = jnp.asarray(demos.normalized_actions())
     expert_next = jnp.asarray(demos.next_observations)
     dcfg = cfg.disc
+    if dcfg.steps_per_round is None:
+        dcfg = dataclasses.replace(dcfg, steps_per_round=8 if cfg.learner == "ppo" else 1)
+    if dcfg.steps_per_round < 1:
+        raise UserError("--disc.steps-per-round must be >= 1")
     input_dim = probe.obs_dim + (probe.action_dim if dcfg.input == "sa" else probe.obs_dim)
     disc_state = gail.init(dcfg, jax.random.PRNGKey(cfg.seed + 1), input_dim)
 

@@ -26,6 +26,7 @@ from jirl.envs.gym_bridge import VecEnv, run_episodes
 from jirl.envs.normalize import norm_apply, norm_init, norm_update, reward_scaler_init, reward_scaler_step
 from jirl.fileio import atomic_write_bytes
 from jirl.loops.common import (
+    BestPolicy,
     RunLogger,
     UserError,
     check_finite,
@@ -254,9 +255,17 @@ def run_onpolicy(cfg, algo: str, aux: Any = None, relabel=None, reference_lines:
     act_det = jax.jit(lambda p, n, o: jnp.clip(ppo.policy_outputs(pcfg, p, norm_apply(n, o))[0], -1.0, 1.0))
     start = time.time()
 
+    best = BestPolicy(run_dir, rollout_idx * per_rollout if cfg.resume else None)
+
+    def policy_bytes(meta: dict) -> bytes:
+        meta = {"env_id": cfg.env_id, "algorithm": algo, "seed": cfg.seed, **meta, "config": config_to_dict(cfg)}
+        return policy_to_bytes("gaussian", state.params["actor"], pcfg.hidden, env.obs_dim, env.action_dim, norm, meta)
+
     def evaluate(step: int) -> dict:
         returns, _, _ = run_episodes(eval_env, lambda o: act_det(state.params, norm, jnp.asarray(o)), cfg.eval_episodes, seed=cfg.seed + 10_000)
-        return logger.log_eval(step, returns)
+        row = logger.log_eval(step, returns)
+        best.offer(step, row["mean_return"], policy_bytes)
+        return row
 
     def checkpoint() -> None:
         meta = {"rollout": rollout_idx, "step": rollout_idx * per_rollout, "wall_s": elapsed_before + time.time() - start}
@@ -300,7 +309,8 @@ def run_onpolicy(cfg, algo: str, aux: Any = None, relabel=None, reference_lines:
     step = rollout_idx * per_rollout
     final = evaluate(step)
     checkpoint()
-    meta = {"env_id": cfg.env_id, "algorithm": algo, "env_steps": step, "seed": cfg.seed, "eval_mean_return": final["mean_return"], "config": config_to_dict(cfg)}
-    atomic_write_bytes(run_dir / "policy.msgpack", policy_to_bytes("gaussian", state.params["actor"], pcfg.hidden, env.obs_dim, env.action_dim, norm, meta))
+    atomic_write_bytes(run_dir / "policy.msgpack", policy_bytes({"env_steps": step, "eval_mean_return": final["mean_return"]}))
     logger.close()
-    return dict(run_summary(final, step, elapsed_before + time.time() - start, run_dir), **init_info)
+    wall_s = elapsed_before + time.time() - start
+    best_info = best.report(eval_env, 2 * cfg.eval_episodes, cfg.seed + 20_000, refs)
+    return dict(run_summary(final, step, wall_s, run_dir), **init_info, **best_info)

@@ -28,6 +28,7 @@ from jirl.envs.gym_bridge import run_episodes
 from jirl.envs.normalize import norm_apply, norm_init, norm_update
 from jirl.fileio import atomic_write_bytes
 from jirl.loops.common import (
+    BestPolicy,
     RunLogger,
     UserError,
 
@@ -192,9 +193,17 @@ def train(cfg: SACTrainConfig, imitation: OffPolicyImitation | None = None) -> d
 
     act_det = jax.jit(lambda p, n, o: sac.act(scfg, p, norm_apply(n, o), jax.random.PRNGKey(0), True))
 
+    best = BestPolicy(run_dir, step if cfg.resume else None)
+
+    def policy_bytes(meta: dict) -> bytes:
+        meta = {"env_id": cfg.env_id, "algorithm": algo, "seed": cfg.seed, **meta, "config": config_to_dict(cfg)}
+        return policy_to_bytes("tanh_gaussian", state.actor_params, scfg.hidden, obs_dim, action_dim, norm, meta)
+
     def evaluate(at_step: int) -> dict:
         returns, _, _ = run_episodes(eval_env, lambda o: act_det(state.actor_params, norm, jnp.asarray(o)), cfg.eval_episodes, seed=cfg.seed + 10_000)
-        return logger.log_eval(at_step, returns)
+        row = logger.log_eval(at_step, returns)
+        best.offer(at_step, row["mean_return"], policy_bytes)
+        return row
 
     def checkpoint(at_step: int) -> None:
         buf_name = f"buffer-{at_step}.npz"
@@ -267,15 +276,9 @@ def train(cfg: SACTrainConfig, imitation: OffPolicyImitation | None = None) -> d
 
     final = evaluate(step)
     checkpoint(step)
-    meta = {
-        "env_id": cfg.env_id,
-        "algorithm": algo,
-        "env_steps": step,
-        "seed": cfg.seed,
-        "eval_mean_return": final["mean_return"],
-        "eval_std_return": final["std_return"],
-        "config": config_to_dict(cfg),
-    }
-    atomic_write_bytes(run_dir / "policy.msgpack", policy_to_bytes("tanh_gaussian", state.actor_params, scfg.hidden, obs_dim, action_dim, norm, meta))
+    atomic_write_bytes(run_dir / "policy.msgpack", policy_bytes({"env_steps": step, "eval_mean_return": final["mean_return"], "eval_std_return": final["std_return"]}))
     logger.close()
-    return run_summary(final, step, elapsed_before + time.time() - start_time, run_dir)
+    wall_s = elapsed_before + time.time() - start_time
+    best_info = best.report(eval_env, 2 * cfg.eval_episodes, cfg.seed + 20_000, logger.reference_lines)
+    return dict(run_summary(final, step, wall_s, run_dir), **best_info)
+
