@@ -67,6 +67,8 @@ class BenchmarkConfig:
     """Gymnasium env id (gail: must have shipped demonstrations)."""
     num_envs: int = 8
     """ppo/gail: parallel envs; each collects 2048/num_envs steps per rollout (sac: always 1 env)."""
+    env_workers: int = 0
+    """ppo/gail: worker processes stepping the envs (0: in the main process)."""
     preset: Literal["peer", "default"] = "peer"
     """ppo/gail: peer = the peers' settings (64x64, minibatch 64, no BC term); default = the script's defaults."""
     learning_starts: int = 1_000
@@ -151,7 +153,7 @@ def benchmark(cfg: BenchmarkConfig) -> dict:
             config_type = PPOTrainConfig if cfg.algo == "ppo" else GAILTrainConfig
             pcfg = config_type().ppo if cfg.preset == "default" else PPOConfig(hidden=(64, 64), epochs=10, minibatch_size=64)
             pcfg = dataclasses.replace(pcfg, num_steps=2048 // cfg.num_envs)
-            common = dict(env_id=cfg.env_id, seed=cfg.seed, total_steps=warmup + measure, num_envs=cfg.num_envs,
+            common = dict(env_id=cfg.env_id, seed=cfg.seed, total_steps=warmup + measure, num_envs=cfg.num_envs, env_workers=cfg.env_workers,
                           eval_every=0, eval_episodes=1, checkpoint_every=0, run_dir=str(run_dir), ppo=pcfg)
             if cfg.algo == "ppo":
                 ppo_train(PPOTrainConfig(**common))
@@ -162,7 +164,8 @@ def benchmark(cfg: BenchmarkConfig) -> dict:
             sps, steps = _measure_rows(run_dir, warmup)
             hidden = "x".join(map(str, pcfg.hidden))
             setting = (f"{cfg.algo.upper()} {cfg.env_id}, {hidden}, {cfg.num_envs} env{'s' if cfg.num_envs > 1 else ''} x {2048 // cfg.num_envs} steps, "
-                       f"{pcfg.epochs} epochs, minibatch {pcfg.minibatch_size}" + (" (script defaults)" if cfg.preset == "default" else ""))
+                       f"{pcfg.epochs} epochs, minibatch {pcfg.minibatch_size}" + (f", {cfg.env_workers} env workers" if cfg.env_workers else "")
+                       + (" (script defaults)" if cfg.preset == "default" else ""))
     ratios = {f"vs {name} {fig:g}": round(sps / fig, 2) for name, fig in PEERS[cfg.algo].items()}
     summary = {"algo": cfg.algo, "env_id": cfg.env_id, "env_steps_per_s": round(sps, 1), "measured_steps": steps, "setting": setting,
                **ratios, "machine": machine_description()}

@@ -85,3 +85,28 @@ def test_mujoco_deprecation_warning_is_not_shown():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "settotalmass" not in out.stderr + out.stdout
+
+
+@pytest.mark.parametrize("env_id", ["Pendulum-v1", "HalfCheetah-v5"])
+def test_worker_processes_give_identical_results(env_id):
+    """Stepping in 2 worker processes (shared memory) matches the in-process envs exactly, autoresets and
+    finished-episode bookkeeping included."""
+    rng = np.random.default_rng(0)
+    with VecEnv(env_id, num_envs=5, seed=3, max_episode_steps=7) as local, VecEnv(env_id, num_envs=5, seed=3, max_episode_steps=7, workers=2) as remote:
+        np.testing.assert_array_equal(local.reset(), remote.reset())
+        ended = 0
+        for _ in range(20):
+            actions = rng.uniform(-1.2, 1.2, size=(5, local.action_dim))
+            a, b = local.step(actions), remote.step(actions)
+            for field in ("obs", "reward", "terminated", "truncated", "final_obs"):
+                np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
+            assert a.finished_returns == b.finished_returns and a.finished_lengths == b.finished_lengths
+            ended += len(a.finished_returns)
+        assert ended == 10  # 5 envs x 2 episodes of 7 steps in 20 steps
+        assert remote.reset(seed=11).shape == (5, local.obs_dim)
+    assert not remote._procs and remote._shm is None  # closed by the with-block
+
+
+def test_bad_worker_count_is_a_clear_error():
+    with pytest.raises(ValueError, match="workers must be between 0 and num_envs"):
+        VecEnv("Pendulum-v1", num_envs=2, workers=3)

@@ -87,6 +87,7 @@ def test_killed_sac_run_resumes(tmp_path):
         ("sac.py", ["--resume", "--run-dir", "{tmp}/none"], "no checkpoint"),
         ("sac.py", ["--env-id", "CartPole-v1", "--run-dir", "{tmp}/cp"], "needs a Box"),
         ("sac.py", ["--total-steps", "0", "--run-dir", "{tmp}/z"], "--total-steps must be >= 1"),
+        ("ppo.py", ["--num-envs", "2", "--env-workers", "3", "--run-dir", "{tmp}/w"], "--env-workers must be between 0 and num_envs"),
         ("evaluate.py", ["--policy", "{tmp}/missing.msgpack"], "does not exist"),
         ("evaluate.py", ["--policy", "{tmp}/garbage.msgpack"], "not a jirl policy file"),
         ("evaluate.py", ["--policy", "random", "--env", "NoSuchEnv-v0"], "cannot make Gymnasium env"),

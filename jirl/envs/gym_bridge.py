@@ -52,6 +52,110 @@ class StepResult:
     finished_lengths: list
 
 
+class _EnvGroup:
+    """Envs ``first .. first + n - 1`` of a vector env: autoreset and episode bookkeeping, writing each step's
+    results into caller-provided arrays. Runs in the main process or in a worker (see :class:`VecEnv`)."""
+
+    def __init__(self, env_id: str, n: int, max_episode_steps: int | None, kwargs: dict):
+        import gymnasium as gym
+
+        self.envs = [gym.make(env_id, max_episode_steps=max_episode_steps, **kwargs) for _ in range(n)]
+        self.returns = np.zeros(n)
+        self.lengths = np.zeros(n, dtype=np.int64)
+
+    def reset(self, seeds: list[int], obs_out: np.ndarray) -> None:
+        for i, (env, seed) in enumerate(zip(self.envs, seeds, strict=True)):
+            obs_out[i] = env.reset(seed=seed)[0]
+        self.returns[:] = 0.0
+        self.lengths[:] = 0
+
+    def step(self, scaled: np.ndarray, next_obs, final_obs, reward, terminated, truncated) -> list[tuple[int, float, int]]:
+        """Step every env; returns ``(local index, return, length)`` of the episodes that ended, in env order."""
+        finished = []
+        for i, env in enumerate(self.envs):
+            o, r, term, trunc, _ = env.step(scaled[i])
+            final_obs[i] = o
+            reward[i] = r
+            terminated[i], truncated[i] = term, trunc
+            self.returns[i] += r
+            self.lengths[i] += 1
+            if term or trunc:
+                finished.append((i, float(self.returns[i]), int(self.lengths[i])))
+                self.returns[i] = 0.0
+                self.lengths[i] = 0
+                o, _ = env.reset()
+            next_obs[i] = o
+        return finished
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
+
+
+def _shared_layout(n: int, obs_dim: int, action_dim: int) -> dict:
+    """name -> (shape, dtype) of the arrays a VecEnv shares with its workers."""
+    return {
+        "actions": ((n, action_dim), np.float64),
+        "next_obs": ((n, obs_dim), np.float32),
+        "final_obs": ((n, obs_dim), np.float32),
+        "reward": ((n,), np.float32),
+        "terminated": ((n,), np.bool_),
+        "truncated": ((n,), np.bool_),
+    }
+
+
+def _shared_views(buf, layout: dict) -> dict:
+    views, offset = {}, 0
+    for name, (shape, dtype) in layout.items():
+        size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        views[name] = np.ndarray(shape, dtype=dtype, buffer=buf, offset=offset)
+        offset += -(-size // 8) * 8
+    return views
+
+
+def _shared_size(layout: dict) -> int:
+    return sum(-(-(int(np.prod(shape)) * np.dtype(dtype).itemsize) // 8) * 8 for shape, dtype in layout.values())
+
+
+def _worker(conn, shm_name: str, layout: dict, first: int, n: int, env_id: str, max_episode_steps, kwargs: dict) -> None:
+    """A worker process: owns envs ``first .. first + n - 1`` and steps them on request."""
+    from multiprocessing import shared_memory
+
+    shm = None
+    try:
+        quiet_mujoco_warnings()
+        shm = shared_memory.SharedMemory(name=shm_name)
+        v = _shared_views(shm.buf, layout)
+        sl = slice(first, first + n)
+        group = _EnvGroup(env_id, n, max_episode_steps, kwargs)
+        conn.send(("ready", None))
+        while True:
+            cmd, arg = conn.recv()
+            if cmd == "step":
+                done = group.step(v["actions"][sl], v["next_obs"][sl], v["final_obs"][sl], v["reward"][sl], v["terminated"][sl], v["truncated"][sl])
+                conn.send(("ok", [(first + i, r, length) for i, r, length in done]))
+            elif cmd == "reset":
+                group.reset(arg, v["next_obs"][sl])
+                conn.send(("ok", None))
+            else:
+                group.close()
+                conn.send(("ok", None))
+                break
+    except KeyboardInterrupt:
+        pass
+    except BaseException as e:  # report to the main process instead of dying silently
+        import traceback
+
+        try:
+            conn.send(("error", f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
+        except OSError:
+            pass
+    finally:
+        if shm is not None:
+            del v
+            shm.close()
+
+
 class VecEnv:
     """``num_envs`` Gymnasium envs stepped in lock-step, with autoreset and action rescaling.
 
@@ -60,35 +164,83 @@ class VecEnv:
       num_envs: number of copies.
       seed: env ``i`` is first reset with seed ``seed + i``; later resets continue each env's own RNG.
       max_episode_steps: override of the env's time limit (None keeps the registered one).
+      workers: 0 steps the envs in this process; ``W > 0`` splits them over ``W`` worker processes that step
+        in parallel (actions and results go through shared memory, one pipe message per worker and step).
+        Results are identical either way; workers pay off when env stepping dominates (several envs, a
+        MuJoCo env, spare cores). Call :meth:`close` (or use ``with``) to stop them.
     """
 
-    def __init__(self, env_id: str, num_envs: int = 1, seed: int = 0, max_episode_steps: int | None = None, **kwargs):
+    def __init__(self, env_id: str, num_envs: int = 1, seed: int = 0, max_episode_steps: int | None = None, workers: int = 0, **kwargs):
         import gymnasium as gym
 
         quiet_mujoco_warnings()
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        if not 0 <= workers <= num_envs:
+            raise ValueError(f"workers must be between 0 and num_envs ({num_envs}), got {workers}")
         try:
-            self.envs = [gym.make(env_id, max_episode_steps=max_episode_steps, **kwargs) for _ in range(num_envs)]
+            probe = gym.make(env_id, max_episode_steps=max_episode_steps, **kwargs)
         except gym.error.Error as e:
             raise ValueError(f"cannot make Gymnasium env {env_id!r}: {e}") from None
-        space = self.envs[0].action_space
+        space = probe.action_space
         if not isinstance(space, gym.spaces.Box):
             raise ValueError(f"{env_id} has a {type(space).__name__} action space; jirl's bridge needs a Box")
-        obs_space = self.envs[0].observation_space
+        obs_space = probe.observation_space
         if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
             raise ValueError(f"{env_id} needs a flat Box observation space, got {obs_space}")
         self.env_id = env_id
         self.num_envs = num_envs
+        self.workers = workers
         self.obs_dim = int(obs_space.shape[0])
         self.action_dim = int(space.shape[0])
         self.action_low = space.low.astype(np.float64)
         self.action_high = space.high.astype(np.float64)
-        self.max_episode_steps = self.envs[0].spec.max_episode_steps if self.envs[0].spec else None
+        self.max_episode_steps = probe.spec.max_episode_steps if probe.spec else None
         self._seed = seed
-        self._returns = np.zeros(num_envs)
-        self._lengths = np.zeros(num_envs, dtype=np.int64)
         self._obs = None
+        self._procs, self._conns, self._shm = [], [], None
+        layout = _shared_layout(num_envs, self.obs_dim, self.action_dim)
+        if workers == 0:
+            probe.close()
+            self._group = _EnvGroup(env_id, num_envs, max_episode_steps, kwargs)
+            self._arrays = {name: np.zeros(shape, dtype) for name, (shape, dtype) in layout.items()}
+            return
+        probe.close()
+        self._group = None
+        self._start_workers(layout, env_id, max_episode_steps, kwargs)
+
+    def _start_workers(self, layout: dict, env_id: str, max_episode_steps, kwargs: dict) -> None:
+        import multiprocessing as mp
+        from multiprocessing import shared_memory
+
+        self._shm = shared_memory.SharedMemory(create=True, size=_shared_size(layout))
+        self._arrays = _shared_views(self._shm.buf, layout)
+        ctx = mp.get_context("spawn")  # never fork a process that runs XLA threads
+        bounds = np.linspace(0, self.num_envs, self.workers + 1).round().astype(int)
+        try:
+            for first, last in zip(bounds[:-1], bounds[1:], strict=True):
+                parent, child = ctx.Pipe()
+                proc = ctx.Process(
+                    target=_worker, args=(child, self._shm.name, layout, int(first), int(last - first), env_id, max_episode_steps, kwargs), daemon=True
+                )
+                proc.start()
+                child.close()
+                self._procs.append(proc)
+                self._conns.append(parent)
+            for conn in self._conns:
+                self._receive(conn)
+        except BaseException:
+            self.close()
+            raise
+
+    def _receive(self, conn):
+        try:
+            status, payload = conn.recv()
+        except EOFError:
+            raise RuntimeError(f"a {self.env_id} worker process died") from None
+        if status == "error":
+            raise RuntimeError(f"{self.env_id} worker failed: {payload}")
+        return payload
 
     def scale_action(self, action: np.ndarray) -> np.ndarray:
         """Map actions from ``[-1, 1]`` to the env's ``[low, high]`` (clipping first)."""
@@ -98,10 +250,16 @@ class VecEnv:
     def reset(self, seed: int | None = None) -> np.ndarray:
         """Reset every env; returns observations ``[N, obs_dim]`` (float32)."""
         base = self._seed if seed is None else seed
-        obs = [env.reset(seed=base + i)[0] for i, env in enumerate(self.envs)]
-        self._returns[:] = 0.0
-        self._lengths[:] = 0
-        self._obs = np.stack(obs).astype(np.float32)
+        seeds = [base + i for i in range(self.num_envs)]
+        if self._group is not None:
+            self._group.reset(seeds, self._arrays["next_obs"])
+        else:
+            bounds = np.linspace(0, self.num_envs, self.workers + 1).round().astype(int)
+            for conn, first, last in zip(self._conns, bounds[:-1], bounds[1:], strict=True):
+                conn.send(("reset", seeds[first:last]))
+            for conn in self._conns:
+                self._receive(conn)
+        self._obs = self._arrays["next_obs"].copy()
         return self._obs
 
     def step(self, actions: np.ndarray) -> StepResult:
@@ -111,38 +269,57 @@ class VecEnv:
             raise ValueError(f"actions must have shape {(self.num_envs, self.action_dim)}, got {actions.shape}")
         if self._obs is None:
             raise RuntimeError("call reset() before step()")
-        scaled = self.scale_action(actions)
-        n = self.num_envs
-        next_obs = np.empty((n, self.obs_dim), np.float32)
-        final_obs = np.empty((n, self.obs_dim), np.float32)
-        reward = np.empty(n, np.float32)
-        terminated = np.zeros(n, bool)
-        truncated = np.zeros(n, bool)
-        finished_returns, finished_lengths = [], []
-        for i, env in enumerate(self.envs):
-            o, r, term, trunc, _ = env.step(scaled[i])
-            final_obs[i] = o
-            reward[i] = r
-            terminated[i], truncated[i] = term, trunc
-            self._returns[i] += r
-            self._lengths[i] += 1
-            if term or trunc:
-                finished_returns.append(float(self._returns[i]))
-                finished_lengths.append(int(self._lengths[i]))
-                self._returns[i] = 0.0
-                self._lengths[i] = 0
-                o, _ = env.reset()
-            next_obs[i] = o
-        self._obs = next_obs
-        return StepResult(next_obs, reward, terminated, truncated, final_obs, finished_returns, finished_lengths)
+        a = self._arrays
+        a["actions"][:] = self.scale_action(actions)
+        if self._group is not None:
+            finished = self._group.step(a["actions"], a["next_obs"], a["final_obs"], a["reward"], a["terminated"], a["truncated"])
+        else:
+            for conn in self._conns:
+                conn.send(("step", None))
+            finished = [f for conn in self._conns for f in self._receive(conn)]
+        self._obs = a["next_obs"].copy()
+        return StepResult(
+            self._obs, a["reward"].copy(), a["terminated"].copy(), a["truncated"].copy(), a["final_obs"].copy(),
+            [r for _, r, _ in finished], [n for _, _, n in finished],
+        )
 
     def sample_actions(self, rng: np.random.Generator) -> np.ndarray:
         """Uniform random actions in ``[-1, 1]``, ``[N, action_dim]``."""
         return rng.uniform(-1.0, 1.0, size=(self.num_envs, self.action_dim)).astype(np.float32)
 
     def close(self) -> None:
-        for env in self.envs:
-            env.close()
+        if self._group is not None:
+            self._group.close()
+            self._group = None
+        for conn in self._conns:
+            try:
+                conn.send(("close", None))
+                conn.recv()
+            except (OSError, EOFError):
+                pass
+        for proc in self._procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
+        self._procs, self._conns = [], []
+        if self._shm is not None:
+            self._arrays = {}
+            self._shm.close()
+            self._shm.unlink()
+            self._shm = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_procs", None) or getattr(self, "_shm", None) is not None:
+            try:
+                self.close()
+            except Exception:
+                pass
 
 
 def run_episodes(env: VecEnv, policy, num_episodes: int, seed: int, record: bool = False):

@@ -105,15 +105,16 @@ def prepare_run_dir(run_dir: str | os.PathLike, resume: bool) -> Path:
     return run_dir
 
 
-def make_train_and_eval_envs(env_id: str, num_envs: int, eval_episodes: int, seed: int):
-    """The training vector env (seeded ``seed``) and an evaluation env with one copy per episode
-    (seeded ``seed + 10_000``); a bad env id becomes a :class:`UserError`."""
+def make_train_and_eval_envs(env_id: str, num_envs: int, eval_episodes: int, seed: int, workers: int = 0):
+    """The training vector env (seeded ``seed``, stepped by ``workers`` processes when > 0) and an in-process
+    evaluation env with one copy per episode (seeded ``seed + 10_000``); a bad env id or worker count becomes
+    a :class:`UserError`."""
     from jirl.envs.gym_bridge import VecEnv
 
     try:
-        return VecEnv(env_id, num_envs, seed=seed), VecEnv(env_id, eval_episodes, seed=seed + 10_000)
+        return VecEnv(env_id, num_envs, seed=seed, workers=workers), VecEnv(env_id, eval_episodes, seed=seed + 10_000)
     except ValueError as e:
-        raise UserError(str(e)) from None
+        raise UserError(str(e).replace("workers must", "--env-workers must")) from None
 
 
 def check_finite(metrics: dict, step: int, run_dir: str | os.PathLike) -> None:

@@ -54,6 +54,9 @@ class PPOTrainConfig:
     """Env steps to train for (rounded up to whole rollouts)."""
     num_envs: int = 8
     """Parallel envs; a rollout is num_envs x ppo.num_steps transitions (default 8 x 256 = 2048)."""
+    env_workers: int = 0
+    """Worker processes that step the training envs in parallel (0: in this process). On a 2-core CPU, 2
+    workers pay off from about 16 envs; results are identical either way."""
     normalize_obs: bool = True
     """Normalize observations with running statistics (frozen within a rollout; saved with the policy)."""
     normalize_reward: bool = True
@@ -226,7 +229,7 @@ def run_onpolicy(cfg, algo: str, aux: Any = None, relabel=None, reference_lines:
     if per_rollout % pcfg.minibatch_size:
         raise UserError(f"num_envs x ppo.num_steps = {per_rollout} must be a multiple of --ppo.minibatch-size {pcfg.minibatch_size}")
     run_dir = prepare_run_dir(cfg.run_dir or str(Path("runs") / f"{algo}-{cfg.env_id}-s{cfg.seed}"), cfg.resume)
-    env, eval_env = make_train_and_eval_envs(cfg.env_id, cfg.num_envs, cfg.eval_episodes, cfg.seed)
+    env, eval_env = make_train_and_eval_envs(cfg.env_id, cfg.num_envs, cfg.eval_episodes, cfg.seed, cfg.env_workers)
 
     key = jax.random.PRNGKey(cfg.seed)
     key, k_init = jax.random.split(key)
@@ -305,6 +308,7 @@ def run_onpolicy(cfg, algo: str, aux: Any = None, relabel=None, reference_lines:
                 checkpoint()
     finally:
         bar.close()
+        env.close()
 
     step = rollout_idx * per_rollout
     final = evaluate(step)
