@@ -24,7 +24,7 @@ def test_rewards_match_their_formulas():
 
 
 def test_loss_is_bce_with_expert_label_one():
-    cfg = gail.DiscriminatorConfig(hidden=(8,))
+    cfg = gail.DiscriminatorConfig(hidden=(8,), grad_penalty=0.0)
     state = gail.init(cfg, jax.random.PRNGKey(0), 3)
     e = jax.random.normal(jax.random.PRNGKey(1), (4, 3))
     p = jax.random.normal(jax.random.PRNGKey(2), (4, 3))
@@ -33,6 +33,12 @@ def test_loss_is_bce_with_expert_label_one():
     ref = np.mean(np.log1p(np.exp(-np.asarray(le)))) + np.mean(np.log1p(np.exp(np.asarray(lp))))
     np.testing.assert_allclose(float(total), ref, rtol=1e-5)
     np.testing.assert_allclose(float(m["disc_loss"]), float(optax.sigmoid_binary_cross_entropy(le, 1.0).mean() + optax.sigmoid_binary_cross_entropy(lp, 0.0).mean()), rtol=1e-6)
+    # the default gradient penalty (10) adds 10 x the logged penalty on top of the same cross-entropy
+    gp_cfg = gail.DiscriminatorConfig(hidden=(8,))
+    assert gp_cfg.grad_penalty == 10.0
+    gp_total, gp_m = gail.loss(gp_cfg, state.params, e, p, jax.random.PRNGKey(3))
+    np.testing.assert_allclose(float(gp_total), ref + 10.0 * float(gp_m["disc_grad_penalty"]), rtol=1e-5)
+    assert float(gp_m["disc_grad_penalty"]) > 0.0
 
 
 def _expert_and_random(rng, w, n):
