@@ -43,8 +43,8 @@ class GAILTrainConfig:
     num_envs: int | None = None
     """Parallel envs (default: 8 with ppo, where a rollout is num_envs x ppo.num_steps transitions; 1 with sac)."""
     env_workers: int = 0
-    """ppo learner: worker processes that step the training envs in parallel (0: in this process). On a
-    2-core CPU, 2 workers pay off from about 16 envs; results are identical either way."""
+    """ppo learner: worker processes that step the training envs in parallel (0: in this process). Worth it when
+    env stepping dominates (many envs, spare cores); results are identical either way."""
     normalize_obs: bool = True
     """Normalize observations (policy and discriminator inputs) with running statistics."""
     normalize_reward: bool = True

@@ -55,8 +55,8 @@ class PPOTrainConfig:
     num_envs: int = 8
     """Parallel envs; a rollout is num_envs x ppo.num_steps transitions (default 8 x 256 = 2048)."""
     env_workers: int = 0
-    """Worker processes that step the training envs in parallel (0: in this process). On a 2-core CPU, 2
-    workers pay off from about 16 envs; results are identical either way."""
+    """Worker processes that step the training envs in parallel (0: in this process). Worth it when env
+    stepping dominates (many envs, spare cores); results are identical either way."""
     normalize_obs: bool = True
     """Normalize observations with running statistics (frozen within a rollout; saved with the policy)."""
     normalize_reward: bool = True
