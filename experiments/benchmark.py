@@ -97,10 +97,12 @@ def append_row(path: Path, algo: str, row: str) -> None:
         start = doc.index(title)
         nxt = doc.find("\n## ", start + len(title))
         end = len(doc) if nxt < 0 else nxt
-        section = doc[start:end].rstrip("\n")
-        if "| --- |" not in section:
-            section += f"\n\n{header.rstrip()}"
-        doc = doc[:start] + section + "\n" + row + doc[end:]
+        lines = doc[start:end].rstrip("\n").split("\n")
+        if not any(line.startswith("| --- |") for line in lines):
+            lines += ["", *header.rstrip().split("\n")]
+        last = max(i for i, line in enumerate(lines) if line.startswith("|"))  # rows go under the table, before notes
+        lines.insert(last + 1, row.rstrip("\n"))
+        doc = doc[:start] + "\n".join(lines) + "\n" + doc[end:]
     atomic_write_bytes(path, (doc if doc.endswith("\n") else doc + "\n").encode())
 
 
