@@ -199,15 +199,15 @@ class VecEnv:
         self._seed = seed
         self._obs = None
         self._procs, self._conns, self._shm = [], [], None
+        self._bounds = np.linspace(0, num_envs, workers + 1).round().astype(int)  # worker w owns envs [b[w], b[w+1])
+        probe.close()
         layout = _shared_layout(num_envs, self.obs_dim, self.action_dim)
         if workers == 0:
-            probe.close()
             self._group = _EnvGroup(env_id, num_envs, max_episode_steps, kwargs)
             self._arrays = {name: np.zeros(shape, dtype) for name, (shape, dtype) in layout.items()}
-            return
-        probe.close()
-        self._group = None
-        self._start_workers(layout, env_id, max_episode_steps, kwargs)
+        else:
+            self._group = None
+            self._start_workers(layout, env_id, max_episode_steps, kwargs)
 
     def _start_workers(self, layout: dict, env_id: str, max_episode_steps, kwargs: dict) -> None:
         import multiprocessing as mp
@@ -216,9 +216,8 @@ class VecEnv:
         self._shm = shared_memory.SharedMemory(create=True, size=_shared_size(layout))
         self._arrays = _shared_views(self._shm.buf, layout)
         ctx = mp.get_context("spawn")  # never fork a process that runs XLA threads
-        bounds = np.linspace(0, self.num_envs, self.workers + 1).round().astype(int)
         try:
-            for first, last in zip(bounds[:-1], bounds[1:], strict=True):
+            for first, last in zip(self._bounds[:-1], self._bounds[1:], strict=True):
                 parent, child = ctx.Pipe()
                 proc = ctx.Process(
                     target=_worker, args=(child, self._shm.name, layout, int(first), int(last - first), env_id, max_episode_steps, kwargs), daemon=True
@@ -254,8 +253,7 @@ class VecEnv:
         if self._group is not None:
             self._group.reset(seeds, self._arrays["next_obs"])
         else:
-            bounds = np.linspace(0, self.num_envs, self.workers + 1).round().astype(int)
-            for conn, first, last in zip(self._conns, bounds[:-1], bounds[1:], strict=True):
+            for conn, first, last in zip(self._conns, self._bounds[:-1], self._bounds[1:], strict=True):
                 conn.send(("reset", seeds[first:last]))
             for conn in self._conns:
                 self._receive(conn)

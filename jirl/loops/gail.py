@@ -135,7 +135,8 @@ def make_bc_init(cfg: GAILTrainConfig, expert_obs: jax.Array, expert_act: jax.Ar
         if norm is not None:
             norm = norm_update(norm_init(expert_obs.shape[-1]), expert_obs)
         res = fit(state.params["actor"], norm, jax.random.PRNGKey(cfg.seed + 2))
-        state = state.replace(params=dict(state.params, actor=res.params))
+        actor = {"params": dict(res.params["params"], log_std=state.params["actor"]["params"]["log_std"])}  # exploration std stays
+        state = state.replace(params=dict(state.params, actor=actor))
         return state, norm, {"bc_epochs": int(res.epochs), "bc_val_loss": float(res.best_val_loss)}
 
     return init_fn

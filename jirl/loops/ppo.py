@@ -99,10 +99,10 @@ def rollout_sizes(cfg: PPOTrainConfig) -> tuple[int, int, int]:
 class PolicyStepper:
     """Acting with one small dispatch per env step.
 
-    JAX's per-call overhead grows with the number of array arguments (about 200 us for the 16 leaves of the
-    PPO params plus the observation statistics on a 2-core CPU, against 80 us for one). So once per round
-    :meth:`load` ravels ``(params, norm)`` into one vector, and each :meth:`__call__` passes that vector, the
-    observations and the PRNG key (which stays on the device: splitting it on the host costs another call).
+    Each JAX dispatch costs on the order of 100 us on a 2-core CPU (``experiments/profile_acting.py``), so the
+    PRNG key stays on the device (splitting it on the host would be a second dispatch per step), and once per
+    round :meth:`load` ravels ``(params, norm)`` into one vector that each :meth:`__call__` passes along with
+    the observations and the key.
     """
 
     def __init__(self, pcfg: ppo.PPOConfig, params, norm, key: chex.PRNGKey):

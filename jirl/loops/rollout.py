@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import shlex
 import sys
 import time
 from typing import Literal
@@ -51,7 +52,7 @@ def save_reference(env_id: str, which: str, summary: dict) -> None:
         "episodes": summary["episodes"],
         "seed": summary["seed"],
         "policy": summary["policy"],
-        "command": "python experiments/evaluate.py " + " ".join(sys.argv[1:]),
+        "command": shlex.join(["python", *sys.argv]),  # evaluate.py, or ship_expert.py which calls it
         "machine": machine_description(),
         "date": datetime.date.today().isoformat(),
     }
@@ -89,6 +90,8 @@ def evaluate(cfg: EvaluateConfig) -> dict:
         "std_return": float(returns.std()),
         "min_return": float(returns.min()),
         "max_return": float(returns.max()),
+        "median_return": float(np.median(returns)),
+        "returns": [round(float(r), 1) for r in returns],  # per episode, in episode-seed order
         "mean_length": float(lengths.mean()),
         "episodes": len(returns),
         "env": cfg.env,
