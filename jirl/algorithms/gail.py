@@ -88,17 +88,22 @@ def binary_entropy_from_logits(logit: jax.Array) -> jax.Array:
     return -(p * jax.nn.log_sigmoid(logit) + (1.0 - p) * jax.nn.log_sigmoid(-logit))
 
 
+def classification_loss(expert_logit: jax.Array, policy_logit: jax.Array) -> tuple[jax.Array, dict]:
+    """Binary cross-entropy of a discriminator (expert label 1, policy label 0) from its logits, with the
+    accuracy and entropy metrics every adversarial imitation method logs. Shared with AIRL."""
+    le, lp = expert_logit, policy_logit
+    bce = jnp.mean(optax.sigmoid_binary_cross_entropy(le, jnp.ones_like(le))) + jnp.mean(optax.sigmoid_binary_cross_entropy(lp, jnp.zeros_like(lp)))
+    entropy = 0.5 * (jnp.mean(binary_entropy_from_logits(le)) + jnp.mean(binary_entropy_from_logits(lp)))
+    metrics = {"disc_loss": bce, "disc_acc_expert": jnp.mean(le > 0), "disc_acc_policy": jnp.mean(lp < 0), "disc_entropy": entropy}
+    return bce, metrics
+
+
 def loss(config: DiscriminatorConfig, params, expert_x: jax.Array, policy_x: jax.Array, key: chex.PRNGKey):
     """Discriminator loss on a batch of expert inputs ``[B, D]`` and policy inputs ``[B, D]``."""
     chex.assert_rank([expert_x, policy_x], 2)
     chex.assert_equal_shape([expert_x, policy_x])
-    le = logits(config, params, expert_x)
-    lp = logits(config, params, policy_x)
-    bce = jnp.mean(optax.sigmoid_binary_cross_entropy(le, jnp.ones_like(le))) + jnp.mean(
-        optax.sigmoid_binary_cross_entropy(lp, jnp.zeros_like(lp))
-    )
-    entropy = 0.5 * (jnp.mean(binary_entropy_from_logits(le)) + jnp.mean(binary_entropy_from_logits(lp)))
-    total = bce - config.entropy_bonus * entropy
+    bce, metrics = classification_loss(logits(config, params, expert_x), logits(config, params, policy_x))
+    total = bce - config.entropy_bonus * metrics["disc_entropy"]
     gp = jnp.zeros(())
     if config.grad_penalty:
         eps = jax.random.uniform(key, (expert_x.shape[0], 1))
@@ -106,14 +111,29 @@ def loss(config: DiscriminatorConfig, params, expert_x: jax.Array, policy_x: jax
         grads = jax.vmap(jax.grad(lambda x: logits(config, params, x)))(x_hat)
         gp = jnp.mean((jnp.sqrt(jnp.sum(grads**2, axis=-1) + 1e-12) - 1.0) ** 2)
         total = total + config.grad_penalty * gp
-    metrics = {
-        "disc_loss": bce,
-        "disc_acc_expert": jnp.mean(le > 0),
-        "disc_acc_policy": jnp.mean(lp < 0),
-        "disc_entropy": entropy,
-        "disc_grad_penalty": gp,
-    }
-    return total, metrics
+    return total, dict(metrics, disc_grad_penalty=gp)
+
+
+def adversarial_train_steps(loss_fn, optimizer, state: DiscState, expert: Any, policy: Any, key: chex.PRNGKey, num_steps: int, batch_size: int):
+    """``num_steps`` optimizer steps of ``loss_fn(params, expert_batch, policy_batch, key) -> (loss, metrics)``,
+    each on ``batch_size`` samples drawn uniformly from the pytrees ``expert`` and ``policy`` (arrays with a
+    leading sample axis); one ``lax.scan``. Returns the new state and metrics averaged over the steps. Every
+    discriminator-style learner (GAIL, AIRL, domain confusion) trains through this."""
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+    n_e = jax.tree_util.tree_leaves(expert)[0].shape[0]
+    n_p = jax.tree_util.tree_leaves(policy)[0].shape[0]
+
+    def step(s: DiscState, k):
+        ke, kp, kg = jax.random.split(k, 3)
+        ie, ip = jax.random.randint(ke, (batch_size,), 0, n_e), jax.random.randint(kp, (batch_size,), 0, n_p)
+        e = jax.tree_util.tree_map(lambda x: x[ie], expert)
+        q = jax.tree_util.tree_map(lambda x: x[ip], policy)
+        (_, metrics), grads = grad_fn(s.params, e, q, kg)
+        updates, opt_state = optimizer.update(grads, s.opt_state, s.params)
+        return DiscState(params=optax.apply_updates(s.params, updates), opt_state=opt_state), metrics
+
+    state, metrics = jax.lax.scan(step, state, jax.random.split(key, num_steps))
+    return state, jax.tree_util.tree_map(jnp.mean, metrics)
 
 
 def train_steps(
@@ -121,17 +141,6 @@ def train_steps(
 ) -> tuple[DiscState, dict]:
     """``num_steps`` Adam steps, each on ``batch_size`` samples drawn uniformly from ``expert_x [E, D]`` and
     ``policy_x [P, D]``; one ``lax.scan``. Returns the new state and metrics averaged over the steps."""
-    opt = optax.adam(config.learning_rate)
-    grad_fn = jax.value_and_grad(lambda p, e, q, k: loss(config, p, e, q, k), has_aux=True)
-    b = config.batch_size
-
-    def step(s: DiscState, k):
-        ke, kp, kg = jax.random.split(k, 3)
-        e = expert_x[jax.random.randint(ke, (b,), 0, expert_x.shape[0])]
-        q = policy_x[jax.random.randint(kp, (b,), 0, policy_x.shape[0])]
-        (_, metrics), grads = grad_fn(s.params, e, q, kg)
-        updates, opt_state = opt.update(grads, s.opt_state, s.params)
-        return DiscState(params=optax.apply_updates(s.params, updates), opt_state=opt_state), metrics
-
-    state, metrics = jax.lax.scan(step, state, jax.random.split(key, num_steps))
-    return state, jax.tree_util.tree_map(jnp.mean, metrics)
+    return adversarial_train_steps(
+        lambda p, e, q, k: loss(config, p, e, q, k), optax.adam(config.learning_rate), state, expert_x, policy_x, key, num_steps, config.batch_size
+    )

@@ -107,7 +107,7 @@ def load_expert(cfg: GAILTrainConfig, obs_dim: int, action_dim: int):
 def make_relabel(dcfg: gail.DiscriminatorConfig, expert_obs, expert_act, expert_next_obs):
     """The GAIL ``relabel`` hook: train the discriminator on the rollout vs the expert, score the rollout."""
 
-    def relabel(disc_state, norm, rollout: Rollout, key):
+    def relabel(disc_state, norm, rollout: Rollout, key, params=None):
         T, N = rollout.reward.shape
         policy_x = disc_inputs(dcfg.input, norm, rollout.obs, rollout.action, rollout.final_obs).reshape(T * N, -1)
         expert_x = disc_inputs(dcfg.input, norm, expert_obs, expert_act, expert_next_obs)

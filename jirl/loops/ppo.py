@@ -135,8 +135,9 @@ def make_rollout_update(pcfg: ppo.PPOConfig, total_updates: int, normalize_obs: 
     """The per-round jitted call: (optional) reward relabelling, reward scaling, V(final obs), GAE, the PPO
     update and the observation statistics, all in one compiled program.
 
-    ``relabel(aux, norm, rollout, key) -> (aux, rewards [T, N], metrics)`` replaces the env reward (GAIL trains
-    its discriminator and scores the rollout there); ``aux`` is its state (None for plain PPO).
+    ``relabel(aux, norm, rollout, key, params) -> (aux, rewards [T, N], metrics)`` replaces the env reward (GAIL
+    trains its discriminator and scores the rollout there; ``params`` are the current PPO parameters, which
+    AIRL needs for log pi); ``aux`` is its state (None for plain PPO).
     ``aux_loss(params, norm, progress, key) -> scalar`` is an extra term of every PPO minibatch loss
     (``progress`` in [0, 1] is the share of the run done), e.g. GAIL's behaviour-cloning regularizer.
     """
@@ -148,7 +149,7 @@ def make_rollout_update(pcfg: ppo.PPOConfig, total_updates: int, normalize_obs: 
         rewards = rollout.reward
         extra = {}
         if relabel is not None:
-            aux, rewards, extra = relabel(aux, norm, rollout, k_relabel)
+            aux, rewards, extra = relabel(aux, norm, rollout, k_relabel, state.params)
             chex.assert_shape(rewards, (T, N))
         if normalize_reward:
             def scale(s, xs):
@@ -210,7 +211,7 @@ def train(cfg: PPOTrainConfig) -> dict:
     return run_onpolicy(cfg, "ppo")
 
 
-def run_onpolicy(cfg, algo: str, aux: Any = None, relabel=None, reference_lines: dict | None = None, init_fn=None, aux_loss=None) -> dict:
+def run_onpolicy(cfg, algo: str, aux: Any = None, relabel=None, reference_lines: dict | None = None, init_fn=None, aux_loss=None, on_finish=None) -> dict:
     """The on-policy training driver shared by PPO and GAIL (``cfg``: a PPOTrainConfig-like dataclass).
 
     ``aux``/``relabel`` (see :func:`make_rollout_update`) turn it into an imitation learner; ``aux`` is
@@ -219,7 +220,8 @@ def run_onpolicy(cfg, algo: str, aux: Any = None, relabel=None, reference_lines:
     ``init_fn(state, norm) -> (state, norm, info dict)`` changes the fresh agent before training (GAIL's
     behaviour-cloning start; not called on resume); ``info`` goes into the summary. With
     ``cfg.critic_warmup_rounds = K`` (when the config has it) the first K rounds train only the critic.
-    ``aux_loss``: see :func:`make_rollout_update`.
+    ``aux_loss``: see :func:`make_rollout_update`. ``on_finish(aux, norm, run_dir) -> dict`` runs after the
+    final checkpoint (AIRL saves its learned reward there); its dict goes into the summary.
     """
     pcfg = cfg.ppo
     for name in ("total_steps", "num_envs", "eval_episodes"):
@@ -317,4 +319,5 @@ def run_onpolicy(cfg, algo: str, aux: Any = None, relabel=None, reference_lines:
     logger.close()
     wall_s = elapsed_before + time.time() - start
     best_info = best.report(eval_env, 2 * cfg.eval_episodes, cfg.seed + 20_000, refs)
-    return dict(run_summary(final, step, wall_s, run_dir), **init_info, **best_info)
+    finish_info = on_finish(aux, norm, run_dir) if on_finish is not None else {}
+    return dict(run_summary(final, step, wall_s, run_dir), **init_info, **best_info, **finish_info)

@@ -1,0 +1,218 @@
+"""AIRL: the discriminator's exact form, its learning signal, the learned-reward file, and a tiny end-to-end
+run with reward transfer (Pendulum, so it stays fast)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jirl.algorithms import airl, ppo
+from jirl.algorithms.gail import classification_loss
+from jirl.data import from_trajectories, save_demonstrations
+from jirl.envs import VecEnv, run_episodes
+from jirl.envs.normalize import norm_init, norm_update
+from jirl.loops import airl as airl_loop
+from jirl.nets import gaussian_log_prob
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def random_batch(key, b=16, d=5, a=2):
+    ks = jax.random.split(key, 5)
+    return airl.Transitions(
+        obs=jax.random.normal(ks[0], (b, d)),
+        action=jax.random.uniform(ks[1], (b, a), minval=-1, maxval=1),
+        next_obs=jax.random.normal(ks[2], (b, d)),
+        terminated=jax.random.bernoulli(ks[3], 0.3, (b,)),
+        log_pi=jax.random.normal(ks[4], (b,)),
+    )
+
+
+def test_discriminator_is_exp_f_over_exp_f_plus_pi():
+    cfg = airl.AIRLConfig(reward_hidden=(8,), shaping_hidden=(8,), gamma=0.9)
+    state = airl.init(cfg, jax.random.PRNGKey(0), 5, 2)
+    batch = random_batch(jax.random.PRNGKey(1))
+    g_net, h_net = airl._nets(cfg)
+    g = g_net.apply(state.params["g"], batch.obs)
+    h, h_next = h_net.apply(state.params["h"], batch.obs), h_net.apply(state.params["h"], batch.next_obs)
+    f = g + 0.9 * (1.0 - batch.terminated) * h_next - h  # a termination cuts h(s')
+    np.testing.assert_allclose(airl.shaped_reward(cfg, state.params, batch), f, atol=1e-6)
+    pi = jnp.exp(batch.log_pi)
+    d = jnp.exp(f) / (jnp.exp(f) + pi)
+    np.testing.assert_allclose(jax.nn.sigmoid(airl.logits(cfg, state.params, batch)), d, atol=1e-6)
+    # the paper's generator reward log D - log(1 - D) = f - log pi; 'f' drops the entropy term
+    np.testing.assert_allclose(airl.generator_reward(cfg, state.params, batch), jnp.log(d) - jnp.log1p(-d), atol=1e-4)
+    f_only = airl.generator_reward(airl.AIRLConfig(reward_hidden=(8,), shaping_hidden=(8,), gamma=0.9, reward="f"), state.params, batch)
+    np.testing.assert_allclose(f_only, f, atol=1e-6)
+    # loss = BCE with expert label 1, policy label 0, on those logits
+    other = random_batch(jax.random.PRNGKey(2))
+    bce, _ = airl.loss(cfg, state.params, batch, other)
+    ref, _ = classification_loss(airl.logits(cfg, state.params, batch), airl.logits(cfg, state.params, other))
+    np.testing.assert_allclose(bce, ref, atol=1e-6)
+    assert float(bce) == pytest.approx(
+        float(-jnp.mean(jnp.log(d)) - jnp.mean(jnp.log1p(-jax.nn.sigmoid(airl.logits(cfg, state.params, other))))), abs=1e-4
+    )
+
+
+def test_state_action_reward_needs_the_action():
+    cfg = airl.AIRLConfig(reward_hidden=(8,), shaping_hidden=(8,), state_only=False)
+    state = airl.init(cfg, jax.random.PRNGKey(0), 5, 2)
+    batch = random_batch(jax.random.PRNGKey(1))
+    assert airl.reward(cfg, state.params, batch.obs, batch.action).shape == (16,)
+    with pytest.raises(ValueError, match="needs the action"):
+        airl.reward(cfg, state.params, batch.obs)
+
+
+def test_log_pi_is_the_ppo_gaussian_density():
+    pcfg = ppo.PPOConfig(hidden=(16,))
+    params = ppo.init(pcfg, jax.random.PRNGKey(0), 4, 2, 10).params
+    obs, act = jax.random.normal(jax.random.PRNGKey(1), (7, 4)), jax.random.normal(jax.random.PRNGKey(2), (7, 2))
+    mean, log_std, _ = ppo.policy_outputs(pcfg, params, obs)
+    std = jnp.exp(log_std)
+    manual = jnp.sum(-0.5 * ((act - mean) / std) ** 2 - log_std - 0.5 * jnp.log(2 * jnp.pi), axis=-1)
+    np.testing.assert_allclose(airl_loop.log_pi_fn(pcfg)(params, obs, act), manual, atol=1e-5)
+    np.testing.assert_allclose(manual, gaussian_log_prob(act, mean, log_std), atol=1e-5)
+
+
+def test_discriminator_learns_and_g_ranks_expert_states_higher():
+    """Expert states sit around +1 in the first coordinate, policy states around -1; after training the
+    discriminator separates them and the learned reward g is higher on expert states."""
+    cfg = airl.AIRLConfig(reward_hidden=(32,), shaping_hidden=(32,), learning_rate=3e-3, batch_size=128)
+    k = jax.random.split(jax.random.PRNGKey(3), 4)
+
+    def batch(key, centre, n=1024):
+        b = random_batch(key, n, 4, 2)
+        shift = jnp.zeros(4).at[0].set(centre)
+        return b.replace(obs=b.obs * 0.3 + shift, next_obs=b.next_obs * 0.3 + shift, log_pi=jnp.full((n,), -1.0), terminated=jnp.zeros(n, bool))
+
+    expert, policy = batch(k[0], 1.0), batch(k[1], -1.0)
+    state = airl.init(cfg, k[2], 4, 2)
+    _, before = airl.loss(cfg, state.params, expert, policy)
+    state, metrics = airl.train_steps(cfg, state, expert, policy, k[3], 200)
+    _, after = airl.loss(cfg, state.params, expert, policy)
+    assert float(after["disc_acc_expert"]) > 0.95 and float(after["disc_acc_policy"]) > 0.95
+    assert float(after["disc_loss"]) < 0.5 * float(before["disc_loss"])
+    g_e = airl.reward(cfg, state.params, expert.obs)
+    g_p = airl.reward(cfg, state.params, policy.obs)
+    assert float(g_e.mean() - g_p.mean()) > 1.0
+
+
+def test_reward_file_roundtrip(tmp_path):
+    cfg = airl.AIRLConfig(reward_hidden=(8,), shaping_hidden=(8,))
+    state = airl.init(cfg, jax.random.PRNGKey(0), 3, 1)
+    obs = jax.random.normal(jax.random.PRNGKey(1), (50, 3)) * 2 + 1
+    norm = norm_update(norm_init(3), obs)
+    act = jnp.zeros((50, 1))
+    scale = airl_loop.save_reward(tmp_path / "r.msgpack", cfg, state.params["g"], norm, obs, act, {"env_id": "x"})
+    tree, meta = airl_loop.load_reward(tmp_path / "r.msgpack", cfg, 3, 1, True)
+    assert meta["reward_mean"] == pytest.approx(scale["reward_mean"]) and meta["env_id"] == "x"
+    for a, b in zip(jax.tree_util.tree_leaves((state.params["g"], norm)), jax.tree_util.tree_leaves(tree), strict=True):
+        np.testing.assert_array_equal(a, b)
+    (tmp_path / "bad.msgpack").write_bytes(b"not msgpack")
+    with pytest.raises(Exception, match="cannot read the learned reward"):
+        airl_loop.load_reward(tmp_path / "bad.msgpack", cfg, 3, 1, True)
+
+
+@pytest.fixture(scope="module")
+def pendulum_demos(tmp_path_factory):
+    env = VecEnv("Pendulum-v1", num_envs=2, seed=0)
+    _, _, trajs = run_episodes(env, lambda o: np.full((o.shape[0], 1), 0.8), 4, seed=0, record=True)
+    demos = from_trajectories(trajs, "Pendulum-v1", env.action_low, env.action_high, made_by={"test": "constant"})
+    return save_demonstrations(tmp_path_factory.mktemp("demos") / "pendulum.npz", demos)
+
+
+def test_tiny_airl_run_with_transfer_and_clear_errors(pendulum_demos, tmp_path):
+    script = str(ROOT / "experiments" / "airl.py")
+    common = [
+        "--env-id",
+        "Pendulum-v1",
+        "--demos",
+        str(pendulum_demos),
+        "--num-demos",
+        "2",
+        "--num-envs",
+        "2",
+        "--ppo.num-steps",
+        "256",
+        "--ppo.minibatch-size",
+        "64",
+        "--ppo.epochs",
+        "2",
+        "--ppo.hidden",
+        "32",
+        "32",
+        "--eval-episodes",
+        "1",
+        "--checkpoint-every",
+        "0",
+        "--no-bc-init",
+        "--critic-warmup-rounds",
+        "0",
+        "--bc-coef",
+        "0",
+        "--disc.steps-per-round",
+        "30",
+        "--disc.batch-size",
+        "64",
+    ]
+    run_dir = tmp_path / "run"
+    out = subprocess.run(
+        [
+            sys.executable,
+            script,
+            *common,
+            "--total-steps",
+            "2048",
+            "--eval-every",
+            "0",
+            "--transfer-steps",
+            "600",
+            "--learning-starts",
+            "300",
+            "--sac.hidden",
+            "32",
+            "32",
+            "--run-dir",
+            str(run_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert summary["env_steps"] == 2048 and summary["transfer_env_steps"] == 600
+    assert (run_dir / "reward.msgpack").is_file() and (run_dir / "transfer" / "policy.msgpack").is_file()
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if "disc_acc_expert" in r]
+    acc = [0.5 * (r["disc_acc_expert"] + r["disc_acc_policy"]) for r in rows]
+    assert acc[-1] > 0.8, acc  # the AIRL discriminator separates the constant-torque expert from the policy
+    # resume after both stages are done: the AIRL stage is not rerun
+    again = subprocess.run(
+        [
+            sys.executable,
+            script,
+            *common,
+            "--total-steps",
+            "2048",
+            "--eval-every",
+            "0",
+            "--transfer-steps",
+            "0",
+            "--run-dir",
+            str(run_dir),
+            "--resume",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert again.returncode == 0 and "AIRL stage of" in again.stdout, again.stderr[-2000:]
+    for bad, msg in ((["--learner", "sac"], "not implemented for AIRL"), (["--disc.gamma", "0.9"], "must equal --ppo.gamma")):
+        res = subprocess.run([sys.executable, script, *common, *bad, "--run-dir", str(tmp_path / "bad")], capture_output=True, text=True, timeout=300)
+        assert res.returncode == 2 and msg in res.stderr and "Traceback" not in res.stderr, res.stderr[-2000:]
