@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jirl.nets import gaussian_log_prob
+from jirl.nets import gaussian_log_prob, tanh_log_det_jacobian
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +51,22 @@ def gaussian_loss(apply_fn: Callable, kind: str) -> Callable:
         if kind == "nll":
             return -gaussian_log_prob(action, mean, log_std)
         return jnp.sum((mean - action) ** 2)
+
+    return loss_one
+
+
+def tanh_gaussian_loss(apply_fn: Callable, kind: str, eps: float = 1e-4) -> Callable:
+    """Per-sample loss of a tanh-squashed Gaussian policy ``apply_fn(params, obs) -> (mean, log_std)`` of the
+    pre-squash ``u`` (SAC's actor), for targets in [-1, 1]. ``nll``: ``-log pi(a | s)`` with the tanh
+    correction, at ``u = atanh(a)`` (targets clipped to ``1 - eps`` so that the expert's saturated actions stay
+    finite); ``mse``: squared error of the deterministic action ``tanh(mean)`` (a deterministic policy)."""
+
+    def loss_one(params, obs, action):
+        mean, log_std = apply_fn(params, obs)
+        if kind == "nll":
+            u = jnp.arctanh(jnp.clip(action, -1.0 + eps, 1.0 - eps))
+            return -(gaussian_log_prob(u, mean, log_std) - tanh_log_det_jacobian(u))
+        return jnp.sum((jnp.tanh(mean) - action) ** 2)
 
     return loss_one
 

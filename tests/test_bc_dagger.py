@@ -1,0 +1,149 @@
+"""Behaviour cloning (losses, recovery of a known linear expert, vmapped seeds = separate runs) and DAgger
+(mixture, labels from the expert on the learner's states, aggregation, a tiny end-to-end run)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jirl.algorithms import bc, dagger
+from jirl.nets import TanhGaussianActor, gaussian_log_prob, tanh_log_det_jacobian
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def linear_expert_data(n=2048, d=4, a=2, seed=0):
+    rng = np.random.default_rng(seed)
+    W = rng.normal(size=(d, a)) * 0.5
+    obs = rng.normal(size=(n, d)).astype(np.float32)
+    act = np.tanh(obs @ W).astype(np.float32)  # in (-1, 1): a tanh-linear expert
+    return jnp.asarray(obs), jnp.asarray(act), W
+
+
+def test_tanh_gaussian_nll_is_the_squashed_density():
+    actor = TanhGaussianActor((8,), 2)
+    params = actor.init(jax.random.PRNGKey(0), jnp.zeros((1, 3)))
+    obs, act = jnp.ones(3), jnp.array([0.3, -0.7])
+    mean, log_std = actor.apply(params, obs)
+    u = jnp.arctanh(act)
+    expected = -(gaussian_log_prob(u, mean, log_std) - tanh_log_det_jacobian(u))
+    # log(1 - tanh(u)^2) = log(1 - a^2): the change of variables written directly
+    direct = -(gaussian_log_prob(u, mean, log_std) - jnp.sum(jnp.log(1 - act**2)))
+    got = bc.tanh_gaussian_loss(actor.apply, "nll")(params, obs, act)
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    np.testing.assert_allclose(got, direct, rtol=1e-4)
+    np.testing.assert_allclose(bc.tanh_gaussian_loss(actor.apply, "mse")(params, obs, act), jnp.sum((jnp.tanh(mean) - act) ** 2), rtol=1e-6)
+    # saturated expert actions stay finite
+    assert np.isfinite(float(bc.tanh_gaussian_loss(actor.apply, "nll")(params, obs, jnp.array([1.0, -1.0]))))
+
+
+@pytest.mark.parametrize("kind", ["mse", "nll"])
+def test_bc_loss_decreases_and_recovers_linear_expert(kind):
+    obs, act, W = linear_expert_data()
+    actor = TanhGaussianActor((64, 64), 2)
+    params = actor.init(jax.random.PRNGKey(1), obs[:1])
+    loss_one = bc.tanh_gaussian_loss(actor.apply, kind)
+    cfg = bc.BCConfig(loss=kind, learning_rate=3e-3, max_epochs=150, patience=20, batch_size=128)
+    res = jax.jit(lambda p, k: bc.fit(cfg, loss_one, p, obs, act, k))(params, jax.random.PRNGKey(2))
+    before = jnp.mean(jax.vmap(loss_one, in_axes=(None, 0, 0))(params, obs, act))
+    assert float(res.best_val_loss) < float(before) - (0.3 if kind == "nll" else 0.0)
+    # on fresh states the cloned deterministic action matches the expert's
+    test_obs = jnp.asarray(np.random.default_rng(9).normal(size=(500, 4)).astype(np.float32))
+    pred = jnp.tanh(actor.apply(res.params, test_obs)[0])
+    err = float(jnp.sqrt(jnp.mean((pred - jnp.tanh(test_obs @ W)) ** 2)))
+    assert err < 0.05, err
+
+
+def test_vmapped_seeds_equal_separate_runs():
+    obs, act, _ = linear_expert_data(n=512)
+    actor = TanhGaussianActor((16,), 2)
+    loss_one = bc.tanh_gaussian_loss(actor.apply, "mse")
+    cfg = bc.BCConfig(max_epochs=20, patience=5, batch_size=64)
+
+    def one(seed_key):
+        k_init, k_fit = jax.random.split(seed_key)
+        return bc.fit(cfg, loss_one, actor.init(k_init, obs[:1]), obs, act, k_fit)
+
+    keys = jax.vmap(jax.random.PRNGKey)(jnp.arange(3))
+    together = jax.jit(jax.vmap(one))(keys)
+    for i in range(3):
+        alone = jax.jit(one)(jax.random.PRNGKey(i))
+        assert int(alone.epochs) == int(together.epochs[i])
+        for a, b in zip(jax.tree_util.tree_leaves(alone.params), jax.tree_util.tree_leaves(together.params), strict=True):
+            np.testing.assert_allclose(a, b[i], rtol=1e-5, atol=1e-6)
+    assert len({int(e) for e in together.epochs}) >= 1 and not np.allclose(together.best_val_loss[0], together.best_val_loss[1])
+
+
+def test_beta_schedule_and_mixture():
+    assert dagger.beta_schedule(1, 0.5, 0.5) == 0.5 and dagger.beta_schedule(3, 0.5, 0.5) == 0.125
+    with pytest.raises(ValueError):
+        dagger.beta_schedule(0, 0.5, 0.5)
+    rng = np.random.default_rng(0)
+    la, ea = np.zeros((10_000, 2)), np.ones((10_000, 2))
+    acts, used = dagger.mixture_actions(la, ea, 0.3, rng)
+    assert abs(used.mean() - 0.3) < 0.02
+    np.testing.assert_array_equal(acts[used], 1.0)
+    np.testing.assert_array_equal(acts[~used], 0.0)
+
+
+class LineEnv:
+    """1-D toy env: the state moves by the action taken; observations are [position, 0]."""
+
+    def __init__(self, n):
+        self.pos = np.zeros(n)
+
+    def step(self, action):
+        self.pos = self.pos + action[:, 0]
+
+        class R:
+            pass
+
+        r = R()
+        r.obs = np.stack([self.pos, np.zeros_like(self.pos)], axis=-1).astype(np.float32)
+        return r
+
+
+def test_dagger_round_states_from_learner_labels_from_expert():
+    env = LineEnv(2)
+    obs = np.zeros((2, 2), np.float32)
+    learner = lambda o: np.full((o.shape[0], 1), 0.5, np.float32)  # walks right
+    expert = lambda o: np.clip(-o[:, :1], -1, 1).astype(np.float32)  # wants to return to 0
+    states, labels, last, share = dagger.collect_round(env, obs, learner, expert, beta=0.0, num_steps=4, rng=np.random.default_rng(0))
+    assert share == 0.0
+    # states are where the learner took the env: 0, 0.5, 1.0, 1.5 ...
+    np.testing.assert_allclose(states[:, :, 0], np.tile([0.0, 0.5, 1.0, 1.5], (2, 1)))
+    # ... and each label is the expert's action in that state, not the action the learner took
+    np.testing.assert_allclose(labels[:, :, 0], np.tile([0.0, -0.5, -1.0, -1.0], (2, 1)))
+    np.testing.assert_allclose(last[:, 0], 2.0)
+    data_obs, data_act = np.zeros((2, 3, 2)), np.zeros((2, 3, 1))
+    agg_obs, agg_act = dagger.aggregate(data_obs, data_act, states, labels)
+    assert agg_obs.shape == (2, 7, 2) and agg_act.shape == (2, 7, 1)
+    np.testing.assert_array_equal(agg_act[:, 3:], labels)
+    with pytest.raises(ValueError):
+        dagger.aggregate(data_obs, data_act, states[:1], labels[:1])
+
+
+def test_bc_and_dagger_scripts_tiny(tmp_path):
+    common = ["--num-seeds", "2", "--eval-episodes", "1", "--hidden", "32", "32", "--bc.max-epochs", "5"]
+    out = subprocess.run([sys.executable, str(ROOT / "experiments" / "bc.py"), "--num-demos", "1", *common, "--run-dir", str(tmp_path / "bc")],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    s = json.loads(out.stdout.strip().splitlines()[-1])
+    assert s["num_seeds"] == 2 and len(s["normalized_per_seed"]) == 2 and s["transitions"] == 1000
+    assert (tmp_path / "bc" / "policy-seed1.msgpack").is_file()
+    out = subprocess.run([sys.executable, str(ROOT / "experiments" / "dagger.py"), "--num-demos", "1", "--rounds", "2", "--steps-per-round", "100",
+                          *common, "--run-dir", str(tmp_path / "dag")], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    s = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(s["score_per_round"]) == 3 and s["transitions"] == 1000 + 2 * 100
+    rounds = [json.loads(line) for line in (tmp_path / "dag" / "rounds.jsonl").read_text().splitlines()]
+    assert [r["beta"] for r in rounds] == [1.0, 0.5, 0.25]
+    assert (tmp_path / "dag" / "rounds.png").is_file()
+    bad = subprocess.run([sys.executable, str(ROOT / "experiments" / "dagger.py"), "--expert", str(tmp_path / "nope.msgpack"), "--num-demos", "1",
+                          "--rounds", "1", *common, "--run-dir", str(tmp_path / "bad")], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "does not exist" in bad.stderr and "Traceback" not in bad.stderr
