@@ -130,20 +130,56 @@ def test_dagger_round_states_from_learner_labels_from_expert():
 
 def test_bc_and_dagger_scripts_tiny(tmp_path):
     common = ["--num-seeds", "2", "--eval-episodes", "1", "--hidden", "32", "32", "--bc.max-epochs", "5"]
-    out = subprocess.run([sys.executable, str(ROOT / "experiments" / "bc.py"), "--num-demos", "1", *common, "--run-dir", str(tmp_path / "bc")],
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "experiments" / "bc.py"), "--num-demos", "1", *common, "--run-dir", str(tmp_path / "bc")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     s = json.loads(out.stdout.strip().splitlines()[-1])
     assert s["num_seeds"] == 2 and len(s["normalized_per_seed"]) == 2 and s["transitions"] == 1000
     assert (tmp_path / "bc" / "policy-seed1.msgpack").is_file()
-    out = subprocess.run([sys.executable, str(ROOT / "experiments" / "dagger.py"), "--num-demos", "1", "--rounds", "2", "--steps-per-round", "100",
-                          *common, "--run-dir", str(tmp_path / "dag")], capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "experiments" / "dagger.py"),
+            "--num-demos",
+            "1",
+            "--rounds",
+            "2",
+            "--steps-per-round",
+            "100",
+            *common,
+            "--run-dir",
+            str(tmp_path / "dag"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     s = json.loads(out.stdout.strip().splitlines()[-1])
     assert len(s["score_per_round"]) == 3 and s["transitions"] == 1000 + 2 * 100
     rounds = [json.loads(line) for line in (tmp_path / "dag" / "rounds.jsonl").read_text().splitlines()]
     assert [r["beta"] for r in rounds] == [1.0, 0.5, 0.25]
     assert (tmp_path / "dag" / "rounds.png").is_file()
-    bad = subprocess.run([sys.executable, str(ROOT / "experiments" / "dagger.py"), "--expert", str(tmp_path / "nope.msgpack"), "--num-demos", "1",
-                          "--rounds", "1", *common, "--run-dir", str(tmp_path / "bad")], capture_output=True, text=True, timeout=300)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "experiments" / "dagger.py"),
+            "--expert",
+            str(tmp_path / "nope.msgpack"),
+            "--num-demos",
+            "1",
+            "--rounds",
+            "1",
+            *common,
+            "--run-dir",
+            str(tmp_path / "bad"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert bad.returncode == 2 and "does not exist" in bad.stderr and "Traceback" not in bad.stderr

@@ -150,14 +150,18 @@ def evaluate_seeds(env, learners: SeedLearners, params, cfg: BCTrainConfig) -> n
     """``[K]`` mean returns, each over ``cfg.eval_episodes`` deterministic episodes (same episode seeds)."""
     from jirl.envs.gym_bridge import run_episodes
 
-    return np.array([run_episodes(env, learners.policy_fn(params, k), cfg.eval_episodes, seed=cfg.seed + 10_000)[0].mean() for k in range(cfg.num_seeds)])
+    return np.array(
+        [run_episodes(env, learners.policy_fn(params, k), cfg.eval_episodes, seed=cfg.seed + 10_000)[0].mean() for k in range(cfg.num_seeds)]
+    )
 
 
 def seed_summary(env_id: str, returns: np.ndarray) -> dict:
     scores = [normalized_score(env_id, float(r)) for r in returns]
     out = {"mean_return": float(returns.mean()), "std_return_over_seeds": float(returns.std()), "returns_per_seed": [float(r) for r in returns]}
     if scores[0] is not None:
-        out.update(normalized_score=float(np.mean(scores)), normalized_score_std=float(np.std(scores)), normalized_per_seed=[float(s) for s in scores])
+        out.update(
+            normalized_score=float(np.mean(scores)), normalized_score_std=float(np.std(scores)), normalized_per_seed=[float(s) for s in scores]
+        )
     return out
 
 
@@ -165,7 +169,14 @@ def save_policies(run_dir: Path, learners: SeedLearners, params, cfg, algo: str,
     paths = []
     for k in range(cfg.num_seeds):
         path = run_dir / f"policy-seed{cfg.seed + k}.msgpack"
-        meta = {"env_id": cfg.env_id, "algorithm": algo, "seed": cfg.seed + k, "num_demos": cfg.num_demos, "eval_mean_return": float(returns[k]), "config": config_to_dict(cfg)}
+        meta = {
+            "env_id": cfg.env_id,
+            "algorithm": algo,
+            "seed": cfg.seed + k,
+            "num_demos": cfg.num_demos,
+            "eval_mean_return": float(returns[k]),
+            "config": config_to_dict(cfg),
+        }
         atomic_write_bytes(path, learners.policy_bytes(params, k, meta))
         paths.append(str(path))
     return paths
@@ -260,22 +271,36 @@ def train_dagger(cfg: DAggerTrainConfig) -> dict:
     print(json.dumps({"round": 0, "normalized_score": history[-1].get("normalized_score"), "mean_return": history[-1]["mean_return"]}), flush=True)
     for r in range(1, cfg.rounds + 1):
         beta = dagger.beta_schedule(r, cfg.beta0, cfg.beta_decay)
-        learner_fn = lambda o: learners.act_each(params, o[:, None, :])[:, 0, :]
+        learner_fn = lambda o, p=params: learners.act_each(p, o[:, None, :])[:, 0, :]
         new_obs, labels, env_obs, frac_expert = dagger.collect_round(env, env_obs, learner_fn, expert, beta, cfg.steps_per_round, rng)
         data_obs, data_act = dagger.aggregate(data_obs, data_act, new_obs, labels)
-        keys = jax.vmap(lambda k: jax.random.fold_in(k, r))(keys)
+        keys = jax.vmap(lambda k, r=r: jax.random.fold_in(k, r))(keys)
         res = learners.fit(params, jnp.asarray(data_obs), jnp.asarray(data_act), keys, per_seed=True)
         params = res.params
         returns = evaluate_seeds(eval_env, learners, params, cfg)
-        history.append({"round": r, "beta": beta, "expert_action_share": frac_expert, "transitions": int(data_obs.shape[1]), **seed_summary(cfg.env_id, returns)})
-        print(json.dumps({"round": r, "beta": round(beta, 4), "normalized_score": history[-1].get("normalized_score"), "mean_return": history[-1]["mean_return"]}), flush=True)
+        history.append(
+            {"round": r, "beta": beta, "expert_action_share": frac_expert, "transitions": int(data_obs.shape[1]), **seed_summary(cfg.env_id, returns)}
+        )
+        print(
+            json.dumps(
+                {
+                    "round": r,
+                    "beta": round(beta, 4),
+                    "normalized_score": history[-1].get("normalized_score"),
+                    "mean_return": history[-1]["mean_return"],
+                }
+            ),
+            flush=True,
+        )
         atomic_write_bytes(run_dir / "rounds.jsonl", "".join(json.dumps(h) + "\n" for h in history).encode())
     env.close()
     eval_env.close()
     paths = save_policies(run_dir, learners, params, cfg, "dagger", returns)
     atomic_write_bytes(run_dir / "rounds.jsonl", "".join(json.dumps(h) + "\n" for h in history).encode())
     if "normalized_score" in history[0]:
-        plot_rounds(run_dir / "rounds.png", np.array([h["normalized_per_seed"] for h in history]), f"DAgger on {cfg.env_id}, {cfg.num_demos} demos, {K} seeds")
+        plot_rounds(
+            run_dir / "rounds.png", np.array([h["normalized_per_seed"] for h in history]), f"DAgger on {cfg.env_id}, {cfg.num_demos} demos, {K} seeds"
+        )
     summary = {
         **seed_summary(cfg.env_id, returns),
         "rounds": cfg.rounds,
