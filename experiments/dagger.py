@@ -5,7 +5,7 @@
     python experiments/dagger.py --expert path/to/policy.msgpack --env-id Hopper-v5 --demos hopper.npz
 
 Round 0 is BC on the demonstrations; each later round rolls out the beta-mixture of expert and learner,
-labels every visited state with the expert's action, aggregates and retrains (warm start). Writes
+labels every visited state with the expert's action, aggregates and retrains from scratch. Writes
 rounds.jsonl, rounds.png (normalized score per round), a policy per seed and summary.json; the last
 stdout line is a JSON summary.
 """

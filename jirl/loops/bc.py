@@ -5,7 +5,7 @@ BC: fit SAC's tanh-Gaussian actor to the demonstrations (``--bc.loss mse``: the 
 
 DAgger (Ross et al. 2011): start from BC on the demonstrations; each round roll out a beta-mixture of expert
 and learner (the expert acts at each step with probability beta, decaying), label every visited state with the
-expert's action, aggregate, retrain (warm start). The expert is any callable ``obs [N, D] -> actions [N, A]``
+expert's action, aggregate, retrain from a fresh initialization. The expert is any callable ``obs [N, D] -> actions [N, A]``
 in [-1, 1]; by default the shipped SAC policy.
 """
 
@@ -275,7 +275,9 @@ def train_dagger(cfg: DAggerTrainConfig) -> dict:
         new_obs, labels, env_obs, frac_expert = dagger.collect_round(env, env_obs, learner_fn, expert, beta, cfg.steps_per_round, rng)
         data_obs, data_act = dagger.aggregate(data_obs, data_act, new_obs, labels)
         keys = jax.vmap(lambda k, r=r: jax.random.fold_in(k, r))(keys)
-        res = learners.fit(params, jnp.asarray(data_obs), jnp.asarray(data_act), keys, per_seed=True)
+        # retrain from a fresh initialization: a warm start would meet validation samples it was already fitted
+        # on (the split is redrawn each round), so early stopping kept the old parameters and DAgger stalled
+        res = learners.fit(learners.init(keys), jnp.asarray(data_obs), jnp.asarray(data_act), keys, per_seed=True)
         params = res.params
         returns = evaluate_seeds(eval_env, learners, params, cfg)
         history.append(
