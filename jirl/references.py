@@ -24,6 +24,13 @@ def reference_returns(env_id: str) -> dict | None:
     return entry
 
 
+def reference_lines(env_id: str) -> dict:
+    """``{"expert": R_expert, "random": R_random}`` for learning-curve lines and normalized scores (empty when
+    the env has no measured references)."""
+    ref = reference_returns(env_id)
+    return {"expert": ref["expert"]["mean_return"], "random": ref["random"]["mean_return"]} if ref else {}
+
+
 def normalized_score(env_id: str, mean_return: float) -> float | None:
     ref = reference_returns(env_id)
     if ref is None:

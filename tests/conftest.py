@@ -1,3 +1,19 @@
 import os
 
+import numpy as np
+import pytest
+
 os.environ.setdefault("JIRL_NO_PROGRESS", "1")  # no progress bars in test logs
+
+
+@pytest.fixture(scope="session")
+def pendulum_demos(tmp_path_factory):
+    """Demonstrations of an 'expert' that always applies +0.8 of Pendulum's max torque: easy to tell from a
+    fresh Gaussian policy (used by the GAIL and AIRL loop tests)."""
+    from jirl.data import from_trajectories, save_demonstrations
+    from jirl.envs import VecEnv, run_episodes
+
+    env = VecEnv("Pendulum-v1", num_envs=2, seed=0)
+    _, _, trajs = run_episodes(env, lambda o: np.full((o.shape[0], 1), 0.8), 4, seed=0, record=True)
+    demos = from_trajectories(trajs, "Pendulum-v1", env.action_low, env.action_high, made_by={"test": "constant"})
+    return save_demonstrations(tmp_path_factory.mktemp("demos") / "pendulum.npz", demos)

@@ -13,8 +13,6 @@ import pytest
 
 from jirl.algorithms import airl, ppo
 from jirl.algorithms.gail import classification_loss
-from jirl.data import from_trajectories, save_demonstrations
-from jirl.envs import VecEnv, run_episodes
 from jirl.envs.normalize import norm_init, norm_update
 from jirl.loops import airl as airl_loop
 from jirl.nets import gaussian_log_prob
@@ -116,14 +114,6 @@ def test_reward_file_roundtrip(tmp_path):
     (tmp_path / "bad.msgpack").write_bytes(b"not msgpack")
     with pytest.raises(Exception, match="cannot read the learned reward"):
         airl_loop.load_reward(tmp_path / "bad.msgpack", cfg, 3, 1, True)
-
-
-@pytest.fixture(scope="module")
-def pendulum_demos(tmp_path_factory):
-    env = VecEnv("Pendulum-v1", num_envs=2, seed=0)
-    _, _, trajs = run_episodes(env, lambda o: np.full((o.shape[0], 1), 0.8), 4, seed=0, record=True)
-    demos = from_trajectories(trajs, "Pendulum-v1", env.action_low, env.action_high, made_by={"test": "constant"})
-    return save_demonstrations(tmp_path_factory.mktemp("demos") / "pendulum.npz", demos)
 
 
 def test_tiny_airl_run_with_transfer_and_clear_errors(pendulum_demos, tmp_path):

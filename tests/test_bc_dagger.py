@@ -76,7 +76,8 @@ def test_vmapped_seeds_equal_separate_runs():
         assert int(alone.epochs) == int(together.epochs[i])
         for a, b in zip(jax.tree_util.tree_leaves(alone.params), jax.tree_util.tree_leaves(together.params), strict=True):
             np.testing.assert_allclose(a, b[i], rtol=1e-5, atol=1e-6)
-    assert len({int(e) for e in together.epochs}) >= 1 and not np.allclose(together.best_val_loss[0], together.best_val_loss[1])
+    # the seeds really differ (the comparison above is not between copies of one run)
+    assert not np.allclose(together.best_val_loss[0], together.best_val_loss[1])
 
 
 def test_beta_schedule_and_mixture():

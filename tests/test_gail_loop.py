@@ -14,20 +14,9 @@ import pytest
 
 from jirl.algorithms.gail import DiscriminatorConfig
 from jirl.algorithms.ppo import PPOConfig
-from jirl.data import from_trajectories, save_demonstrations
-from jirl.envs import VecEnv, run_episodes
 from jirl.loops.gail import GAILTrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def pendulum_demos(tmp_path_factory):
-    """'Expert' that always applies +0.8 of the max torque: easy to tell from a fresh Gaussian policy."""
-    env = VecEnv("Pendulum-v1", num_envs=2, seed=0)
-    _, _, trajs = run_episodes(env, lambda o: np.full((o.shape[0], 1), 0.8), 4, seed=0, record=True)
-    demos = from_trajectories(trajs, "Pendulum-v1", env.action_low, env.action_high, made_by={"test": "constant"})
-    return save_demonstrations(tmp_path_factory.mktemp("demos") / "pendulum.npz", demos)
 
 
 def test_tiny_gail_discriminator_separates_expert_from_policy(pendulum_demos, tmp_path):

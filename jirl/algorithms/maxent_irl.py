@@ -48,20 +48,53 @@ from jirl.nets import default_init
 # Backward pass: soft (and hard) value iteration
 
 
-def soft_value_iteration(transitions: jax.Array, reward: jax.Array, gamma: float, horizon: int) -> tuple[jax.Array, jax.Array]:
-    """Finite-horizon soft value iteration. ``transitions [S, A, S]``, ``reward [S]`` ->
-    ``(log_policy [T, S, A], values [T, S])`` with ``values[t] = V_t``."""
+def _q_values(transitions: jax.Array, reward: jax.Array, gamma: float, v_next: jax.Array) -> jax.Array:
+    """``Q(s, a) = r(s) + gamma * sum_s' P(s' | s, a) V(s')``: ``[S, A]``."""
+    return reward[:, None] + gamma * transitions @ v_next
+
+
+def _finite_horizon_q(transitions, reward, gamma: float, horizon: int, backup) -> jax.Array:
+    """``Q_t`` for ``t = 0..T-1`` (``[T, S, A]``) by a reverse scan from ``V_T = 0`` with ``V_t = backup(Q_t)``
+    (log-sum-exp: soft value iteration; max: hard)."""
     S, A = transitions.shape[:2]
     chex.assert_shape(transitions, (S, A, S))
     chex.assert_shape(reward, (S,))
 
     def backward(v_next, _):
-        q = reward[:, None] + gamma * transitions @ v_next  # [S, A]
-        v = jax.nn.logsumexp(q, axis=-1)
-        return v, (q - v[:, None], v)
+        q = _q_values(transitions, reward, gamma, v_next)
+        return backup(q), q
 
-    _, (log_pi, values) = jax.lax.scan(backward, jnp.zeros(S, reward.dtype), None, length=horizon, reverse=True)
-    return log_pi, values
+    _, qs = jax.lax.scan(backward, jnp.zeros(S, reward.dtype), None, length=horizon, reverse=True)
+    return qs
+
+
+def _infinite_horizon_q(transitions, reward, gamma: float, backup, tol: float, max_iters: int) -> jax.Array:
+    """The fixed point ``Q`` (``[S, A]``) of ``V = backup(r + gamma P V)``, iterated until
+    ``max |V_new - V| < tol * (1 + max |V|)`` (or ``max_iters``)."""
+    S, A = transitions.shape[:2]
+    chex.assert_shape(transitions, (S, A, S))
+    chex.assert_shape(reward, (S,))
+    bellman = lambda v: backup(_q_values(transitions, reward, gamma, v))
+
+    def not_converged(carry):
+        v, v_prev, i = carry
+        return (jnp.max(jnp.abs(v - v_prev)) > tol * (1.0 + jnp.max(jnp.abs(v)))) & (i < max_iters)
+
+    v0 = jnp.zeros(S, reward.dtype)
+    v, _, _ = jax.lax.while_loop(not_converged, lambda c: (bellman(c[0]), c[0], c[2] + 1), (bellman(v0), v0, 1))
+    return _q_values(transitions, reward, gamma, v)
+
+
+_logsumexp = lambda q: jax.nn.logsumexp(q, axis=-1)
+_max = lambda q: q.max(-1)
+
+
+def soft_value_iteration(transitions: jax.Array, reward: jax.Array, gamma: float, horizon: int) -> tuple[jax.Array, jax.Array]:
+    """Finite-horizon soft value iteration. ``transitions [S, A, S]``, ``reward [S]`` ->
+    ``(log_policy [T, S, A], values [T, S])`` with ``values[t] = V_t``."""
+    q = _finite_horizon_q(transitions, reward, gamma, horizon, _logsumexp)
+    v = _logsumexp(q)
+    return q - v[..., None], v
 
 
 def soft_value_iteration_infinite(
@@ -69,45 +102,19 @@ def soft_value_iteration_infinite(
 ) -> tuple[jax.Array, jax.Array]:
     """Infinite-horizon discounted soft value iteration run until ``max |V_new - V| < tol * (1 + max |V|)``.
     Returns ``(log_policy [S, A], values [S])``."""
-    S, A = transitions.shape[:2]
-    chex.assert_shape(transitions, (S, A, S))
-    chex.assert_shape(reward, (S,))
-
-    def bellman(v):
-        return jax.nn.logsumexp(reward[:, None] + gamma * transitions @ v, axis=-1)
-
-    def cond(carry):
-        v, v_prev, i = carry
-        return (jnp.max(jnp.abs(v - v_prev)) > tol * (1.0 + jnp.max(jnp.abs(v)))) & (i < max_iters)
-
-    v0 = jnp.zeros(S, reward.dtype)
-    v, _, _ = jax.lax.while_loop(lambda c: cond(c), lambda c: (bellman(c[0]), c[0], c[2] + 1), (bellman(v0), v0, 1))
-    q = reward[:, None] + gamma * transitions @ v
-    return q - jax.nn.logsumexp(q, axis=-1, keepdims=True), v
+    q = _infinite_horizon_q(transitions, reward, gamma, _logsumexp, tol, max_iters)
+    v = _logsumexp(q)
+    return q - v[:, None], v
 
 
 def greedy_policy(mdp: TabularMDP, reward: jax.Array) -> jax.Array:
     """The optimal deterministic policy for ``reward`` (hard value iteration), as one-hot probabilities:
     ``[T, S, A]`` (finite horizon) or ``[S, A]``."""
-    P, A = mdp.transitions, mdp.num_actions
     if mdp.horizon is not None:
-
-        def backward(v_next, _):
-            q = reward[:, None] + mdp.gamma * P @ v_next
-            return q.max(-1), jax.nn.one_hot(q.argmax(-1), A, dtype=reward.dtype)
-
-        _, pi = jax.lax.scan(backward, jnp.zeros_like(reward), None, length=mdp.horizon, reverse=True)
-        return pi
-
-    def bellman(v):
-        return (reward[:, None] + mdp.gamma * P @ v).max(-1)
-
-    def cond(carry):
-        v, v_prev, i = carry
-        return (jnp.max(jnp.abs(v - v_prev)) > 1e-7 * (1.0 + jnp.max(jnp.abs(v)))) & (i < 100_000)
-
-    v, _, _ = jax.lax.while_loop(cond, lambda c: (bellman(c[0]), c[0], c[2] + 1), (bellman(jnp.zeros_like(reward)), jnp.zeros_like(reward), 1))
-    return jax.nn.one_hot((reward[:, None] + mdp.gamma * P @ v).argmax(-1), A, dtype=reward.dtype)
+        q = _finite_horizon_q(mdp.transitions, reward, mdp.gamma, mdp.horizon, _max)
+    else:
+        q = _infinite_horizon_q(mdp.transitions, reward, mdp.gamma, _max, 1e-6, 100_000)
+    return jax.nn.one_hot(q.argmax(-1), mdp.num_actions, dtype=reward.dtype)
 
 
 def soft_policy(mdp: TabularMDP, reward: jax.Array) -> jax.Array:
@@ -245,10 +252,10 @@ class _RewardNet(nn.Module):
 
 def surrogate_loss(params: Any, apply_fn, mdp: TabularMDP, expert_svf: jax.Array) -> tuple[jax.Array, jax.Array]:
     """``-(stop_grad(D_E - D_theta) . r_theta)``: its gradient is minus the MaxEnt log-likelihood gradient.
-    Returns ``(loss, learner_svf [S])``."""
+    Returns ``(loss, (learner_svf [S], reward [S]))``."""
     reward = apply_fn(params, mdp.features)
     learner_svf = expected_svf(mdp, jax.lax.stop_gradient(reward))
-    return -jnp.dot(jax.lax.stop_gradient(expert_svf - learner_svf), reward), learner_svf
+    return -jnp.dot(jax.lax.stop_gradient(expert_svf - learner_svf), reward), (learner_svf, reward)
 
 
 def irl_gradient(params: Any, apply_fn, mdp: TabularMDP, expert_svf: jax.Array) -> Any:
@@ -285,9 +292,8 @@ def fit(config: MaxEntIRLConfig, mdp: TabularMDP, expert_svf: jax.Array, key: ch
 
     def step(carry, _):
         params, opt_state = carry
-        (_, learner_svf), grads = jax.value_and_grad(surrogate_loss, has_aux=True)(params, net.apply, mdp, expert_svf)
+        (_, (learner_svf, reward)), grads = jax.value_and_grad(surrogate_loss, has_aux=True)(params, net.apply, mdp, expert_svf)
         updates, opt_state = tx.update(grads, opt_state, params)
-        reward = net.apply(params, mdp.features)
         metrics = {
             "svf_gap": 0.5 * jnp.abs(expert_svf - learner_svf).sum() / horizon_mass,  # total variation, [0, 1]
             "feature_gap": jnp.linalg.norm(mdp.features.T @ (expert_svf - learner_svf)),

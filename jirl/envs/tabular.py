@@ -95,11 +95,22 @@ def grid_transitions(width: int, height: int, slip: float) -> np.ndarray:
     return (1.0 - slip) * deterministic + slip * uniform
 
 
-def _horizon(horizon: int | None, gamma: float, size: int) -> int | None:
-    """An explicit horizon wins; otherwise ``2 * size`` steps when undiscounted, infinite when ``gamma < 1``."""
-    if horizon is not None:
-        return horizon
-    return 2 * size if gamma >= 1.0 else None
+def _grid_mdp(size: int, slip: float, features: np.ndarray, reward: np.ndarray, horizon: int | None, gamma: float, kind: str) -> TabularMDP:
+    """A ``size x size`` grid MDP with a uniform start. An explicit horizon wins; otherwise ``2 * size`` steps
+    when undiscounted and infinite-horizon when ``gamma < 1``."""
+    if horizon is None and gamma >= 1.0:
+        horizon = 2 * size
+    return TabularMDP(
+        transitions=jnp.asarray(grid_transitions(size, size, slip), jnp.float32),
+        features=jnp.asarray(features, jnp.float32),
+        reward=jnp.asarray(reward, jnp.float32),
+        init_dist=jnp.full((size * size,), 1.0 / (size * size), jnp.float32),
+        gamma=gamma,
+        horizon=horizon,
+        width=size,
+        height=size,
+        name=f"{kind}-{size}x{size}",
+    )
 
 
 def _coords(width: int, height: int) -> np.ndarray:
@@ -147,17 +158,7 @@ def gridworld(
         height = 1.0 if i == 0 else rng.uniform(-1.0, 0.8)
         reward += height * np.exp(-((xy - centre) ** 2).sum(-1) / (2 * width**2))
     reward = reward / np.abs(reward).max()
-    return TabularMDP(
-        transitions=jnp.asarray(grid_transitions(size, size, slip), jnp.float32),
-        features=jnp.asarray(grid_features(size, size, features), jnp.float32),
-        reward=jnp.asarray(reward, jnp.float32),
-        init_dist=jnp.full((size * size,), 1.0 / (size * size), jnp.float32),
-        gamma=gamma,
-        horizon=_horizon(horizon, gamma, size),
-        width=size,
-        height=size,
-        name=f"gridworld-{size}x{size}",
-    )
+    return _grid_mdp(size, slip, grid_features(size, size, features), reward, horizon, gamma, "gridworld")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,15 +203,5 @@ def objectworld(
     near0, near1 = d_outer[:, 0] <= 3.0, d_outer[:, 1] <= 2.0
     reward = np.where(near0 & near1, 1.0, np.where(near0, -1.0, 0.0))
     feats = np.concatenate([d_outer, d_inner], axis=-1) / size
-    mdp = TabularMDP(
-        transitions=jnp.asarray(grid_transitions(size, size, slip), jnp.float32),
-        features=jnp.asarray(feats, jnp.float32),
-        reward=jnp.asarray(reward, jnp.float32),
-        init_dist=jnp.full((size * size,), 1.0 / (size * size), jnp.float32),
-        gamma=gamma,
-        horizon=_horizon(horizon, gamma, size),
-        width=size,
-        height=size,
-        name=f"objectworld-{size}x{size}",
-    )
+    mdp = _grid_mdp(size, slip, feats, reward, horizon, gamma, "objectworld")
     return mdp, ObjectWorldLayout(positions=positions, outer=outer, inner=inner)

@@ -22,13 +22,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from jirl.algorithms import airl, ppo
+from jirl.algorithms.maxent_irl import pearson
 from jirl.envs.normalize import norm_apply, norm_init
 from jirl.fileio import atomic_write_bytes
 from jirl.loops.common import UserError, pytree_from_bytes, pytree_to_bytes
 from jirl.loops.gail import DEFAULT_DEMOS, GAILTrainConfig, load_expert, make_bc_init, make_bc_loss
 from jirl.loops.ppo import Rollout, run_onpolicy
 from jirl.nets import gaussian_log_prob
-from jirl.references import reference_returns
+from jirl.references import reference_lines
 
 REWARD_FILE = "reward.msgpack"
 STAGE1_SUMMARY = "airl-summary.json"
@@ -81,9 +82,9 @@ def make_relabel(cfg: AIRLTrainConfig, expert_obs, expert_act, expert_next, expe
         rewards = airl.generator_reward(dcfg, state.params, policy).reshape(T, N)
         g_policy = airl.reward(dcfg, state.params, policy.obs, policy.action)
         metrics = dict(metrics, disc_reward_mean=jnp.mean(rewards), g_policy_mean=jnp.mean(g_policy), env_reward_mean=jnp.mean(rollout.reward))
-        if N > 1:
-            # how well g ranks states: correlation with the true reward over the rollout (analysis only)
-            metrics["g_env_corr"] = jnp.corrcoef(g_policy, flat(rollout.reward))[0, 1]
+        # how well g ranks states: correlation with the true reward over the rollout (analysis only; 0, not NaN,
+        # when a rollout's reward is constant, so the non-finite check cannot stop the run over it)
+        metrics["g_env_corr"] = pearson(g_policy, flat(rollout.reward))
         return state, rewards, metrics
 
     return relabel
@@ -107,22 +108,16 @@ def load_reward(path: Path, dcfg: airl.AIRLConfig, obs_dim: int, action_dim: int
 
 
 def run_airl(cfg: AIRLTrainConfig, run_dir: Path) -> dict:
-    from jirl.envs.gym_bridge import VecEnv
+    from jirl.loops.rollout import env_dims
 
-    try:
-        probe = VecEnv(cfg.env_id, 1)
-    except ValueError as e:
-        raise UserError(str(e)) from None
-    obs_dim, action_dim = probe.obs_dim, probe.action_dim
-    probe.close()
+    obs_dim, action_dim = env_dims(cfg.env_id)
     demos = load_expert(cfg, obs_dim, action_dim)
     expert_obs = jnp.asarray(demos.observations)
     expert_act = jnp.asarray(demos.normalized_actions())
     expert_next = jnp.asarray(demos.next_observations)
     expert_term = jnp.asarray(demos.terminated)
     state = airl.init(cfg.disc, jax.random.PRNGKey(cfg.seed + 1), obs_dim, action_dim)
-    refs = reference_returns(cfg.env_id)
-    lines = {"expert": refs["expert"]["mean_return"], "random": refs["random"]["mean_return"]} if refs else {}
+    lines = reference_lines(cfg.env_id)
 
     def on_finish(state, norm, run_dir):
         scale = save_reward(
@@ -148,13 +143,11 @@ def run_airl(cfg: AIRLTrainConfig, run_dir: Path) -> dict:
 
 def run_transfer(cfg: AIRLTrainConfig, run_dir: Path, resume: bool) -> dict:
     """Stage 2: SAC from scratch on the frozen, standardized g; evaluated on the true env reward."""
-    from jirl.envs.gym_bridge import VecEnv
+    from jirl.loops.rollout import env_dims
     from jirl.loops.sac import OffPolicyImitation, SACTrainConfig
     from jirl.loops.sac import train as sac_train
 
-    probe = VecEnv(cfg.env_id, 1)
-    obs_dim, action_dim = probe.obs_dim, probe.action_dim
-    probe.close()
+    obs_dim, action_dim = env_dims(cfg.env_id)
     frozen, meta = load_reward(run_dir / REWARD_FILE, cfg.disc, obs_dim, action_dim, cfg.normalize_obs)
     mean, std = meta["reward_mean"], meta["reward_std"]
     dcfg = cfg.disc
@@ -163,8 +156,7 @@ def run_transfer(cfg: AIRLTrainConfig, run_dir: Path, resume: bool) -> dict:
         del norm  # the new agent's statistics; g was trained on the frozen ones in aux
         return (airl.reward(dcfg, {"g": aux["g"]}, norm_apply(aux["norm"], batches.obs), batches.action) - mean) / std
 
-    refs = reference_returns(cfg.env_id)
-    lines = {"expert": refs["expert"]["mean_return"], "random": refs["random"]["mean_return"]} if refs else {}
+    lines = reference_lines(cfg.env_id)
     imitation = OffPolicyImitation(
         name="airl-transfer",
         aux=frozen,

@@ -132,13 +132,10 @@ class SeedLearners:
 
 def setup(cfg: BCTrainConfig):
     """Env probe, demonstrations, observation statistics and the seed learners."""
-    from jirl.envs.gym_bridge import VecEnv
+    from jirl.loops.rollout import make_env
 
     check_config(cfg)
-    try:
-        env = VecEnv(cfg.env_id, cfg.eval_episodes, seed=cfg.seed + 10_000)
-    except ValueError as e:
-        raise UserError(str(e)) from None
+    env = make_env(cfg.env_id, cfg.eval_episodes, cfg.seed + 10_000)
     demos = load_expert(cfg, env.obs_dim, env.action_dim)
     obs = jnp.asarray(demos.observations)
     act = jnp.asarray(demos.normalized_actions())
@@ -203,11 +200,13 @@ def train_bc(cfg: BCTrainConfig) -> dict:
         "epochs_per_seed": [int(e) for e in res.epochs],
         "best_val_loss_per_seed": [float(v) for v in res.best_val_loss],
         "fit_s": round(fit_s, 1),
-        "wall_s": round(time.time() - start, 1),
-        "machine": machine_description(),
-        "run_dir": str(run_dir),
-        "policies": paths,
     }
+    return finish(run_dir, cfg, summary, start, paths)
+
+
+def finish(run_dir: Path, cfg: BCTrainConfig, summary: dict, start: float, policies: list[str]) -> dict:
+    """Add wall time, machine, run folder and policy files to ``summary`` and write summary.json."""
+    summary = dict(summary, wall_s=round(time.time() - start, 1), machine=machine_description(), run_dir=str(run_dir), policies=policies)
     atomic_write_bytes(run_dir / "summary.json", json.dumps({"config": config_to_dict(cfg), **summary}, indent=2).encode())
     return summary
 
@@ -252,7 +251,7 @@ def train_dagger(cfg: DAggerTrainConfig) -> dict:
     from jirl.envs.gym_bridge import VecEnv
 
     start = time.time()
-    eval_env, demos, obs, act, learners = setup(cfg)
+    eval_env, _, obs, act, learners = setup(cfg)
     expert = load_expert_policy(cfg, eval_env.obs_dim, eval_env.action_dim)
     run_dir = Path(cfg.run_dir or f"runs/dagger-{cfg.env_id}-{cfg.num_demos}demos")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -266,9 +265,15 @@ def train_dagger(cfg: DAggerTrainConfig) -> dict:
     rng = np.random.default_rng(cfg.seed)
     env_obs = env.reset(seed=cfg.seed + 50_000)
     history = []
+
+    def record(entry: dict) -> None:
+        """Keep, print and write (rounds.jsonl) one round's figures."""
+        history.append(entry)
+        print(json.dumps({k: entry.get(k) for k in ("round", "beta", "normalized_score", "mean_return")}), flush=True)
+        atomic_write_bytes(run_dir / "rounds.jsonl", "".join(json.dumps(h) + "\n" for h in history).encode())
+
     returns = evaluate_seeds(eval_env, learners, params, cfg)
-    history.append({"round": 0, "beta": 1.0, "transitions": int(data_obs.shape[1]), **seed_summary(cfg.env_id, returns)})
-    print(json.dumps({"round": 0, "normalized_score": history[-1].get("normalized_score"), "mean_return": history[-1]["mean_return"]}), flush=True)
+    record({"round": 0, "beta": 1.0, "transitions": int(data_obs.shape[1]), **seed_summary(cfg.env_id, returns)})
     for r in range(1, cfg.rounds + 1):
         beta = dagger.beta_schedule(r, cfg.beta0, cfg.beta_decay)
         learner_fn = lambda o, p=params: learners.act_each(p, o[:, None, :])[:, 0, :]
@@ -280,25 +285,12 @@ def train_dagger(cfg: DAggerTrainConfig) -> dict:
         res = learners.fit(learners.init(keys), jnp.asarray(data_obs), jnp.asarray(data_act), keys, per_seed=True)
         params = res.params
         returns = evaluate_seeds(eval_env, learners, params, cfg)
-        history.append(
+        record(
             {"round": r, "beta": beta, "expert_action_share": frac_expert, "transitions": int(data_obs.shape[1]), **seed_summary(cfg.env_id, returns)}
         )
-        print(
-            json.dumps(
-                {
-                    "round": r,
-                    "beta": round(beta, 4),
-                    "normalized_score": history[-1].get("normalized_score"),
-                    "mean_return": history[-1]["mean_return"],
-                }
-            ),
-            flush=True,
-        )
-        atomic_write_bytes(run_dir / "rounds.jsonl", "".join(json.dumps(h) + "\n" for h in history).encode())
     env.close()
     eval_env.close()
     paths = save_policies(run_dir, learners, params, cfg, "dagger", returns)
-    atomic_write_bytes(run_dir / "rounds.jsonl", "".join(json.dumps(h) + "\n" for h in history).encode())
     if "normalized_score" in history[0]:
         plot_rounds(
             run_dir / "rounds.png", np.array([h["normalized_per_seed"] for h in history]), f"DAgger on {cfg.env_id}, {cfg.num_demos} demos, {K} seeds"
@@ -311,10 +303,5 @@ def train_dagger(cfg: DAggerTrainConfig) -> dict:
         "num_seeds": K,
         "transitions": int(data_obs.shape[1]),
         "env_steps_collected": cfg.rounds * cfg.steps_per_round,
-        "wall_s": round(time.time() - start, 1),
-        "machine": machine_description(),
-        "run_dir": str(run_dir),
-        "policies": paths,
     }
-    atomic_write_bytes(run_dir / "summary.json", json.dumps({"config": config_to_dict(cfg), **summary}, indent=2).encode())
-    return summary
+    return finish(run_dir, cfg, summary, start, paths)

@@ -18,7 +18,7 @@ from jirl.data import DemoError, load_demonstrations
 from jirl.envs.normalize import norm_apply, norm_init, norm_update
 from jirl.loops.common import UserError
 from jirl.loops.ppo import Rollout, run_onpolicy
-from jirl.references import EXPERTS_DIR, reference_returns
+from jirl.references import EXPERTS_DIR, reference_lines
 
 DEFAULT_DEMOS = {"HalfCheetah-v5": EXPERTS_DIR / "HalfCheetah-v5" / "demos.npz"}
 
@@ -161,14 +161,10 @@ def make_bc_loss(cfg: GAILTrainConfig, expert_obs: jax.Array, expert_act: jax.Ar
 
 def train(cfg: GAILTrainConfig) -> dict:
     """Train GAIL; returns the summary printed as the final JSON line."""
-    from jirl.envs.gym_bridge import VecEnv
+    from jirl.loops.rollout import env_dims
 
-    try:
-        probe = VecEnv(cfg.env_id, 1)
-    except ValueError as e:
-        raise UserError(str(e)) from None
-    demos = load_expert(cfg, probe.obs_dim, probe.action_dim)
-    probe.close()
+    obs_dim, action_dim = env_dims(cfg.env_id)
+    demos = load_expert(cfg, obs_dim, action_dim)
     expert_obs = jnp.asarray(demos.observations)
     expert_act = jnp.asarray(demos.normalized_actions())
     expert_next = jnp.asarray(demos.next_observations)
@@ -177,13 +173,10 @@ def train(cfg: GAILTrainConfig) -> dict:
         dcfg = dataclasses.replace(dcfg, steps_per_round=8 if cfg.learner == "ppo" else 1)
     if dcfg.steps_per_round < 1:
         raise UserError("--disc.steps-per-round must be >= 1")
-    input_dim = probe.obs_dim + (probe.action_dim if dcfg.input == "sa" else probe.obs_dim)
+    input_dim = obs_dim + (action_dim if dcfg.input == "sa" else obs_dim)
     disc_state = gail.init(dcfg, jax.random.PRNGKey(cfg.seed + 1), input_dim)
 
-    refs = reference_returns(cfg.env_id)
-    lines = {}
-    if refs:
-        lines = {"expert": refs["expert"]["mean_return"], "random": refs["random"]["mean_return"]}
+    lines = reference_lines(cfg.env_id)
     if cfg.learner == "ppo":
         cfg = dataclasses.replace(cfg, total_steps=cfg.total_steps or 2_000_000, num_envs=cfg.num_envs or 8, disc=dcfg)
         relabel = make_relabel(dcfg, expert_obs, expert_act, expert_next)

@@ -33,6 +33,9 @@ class MaxEntIRLExperimentConfig:
     num_demos: int = 2000
     """Demonstrated trajectories per seed, sampled from the soft-optimal policy of the true reward (each
     2 x size steps long)."""
+    exact_svf: bool = False
+    """Use the expert's exact expected visitation frequencies instead of sampled demonstrations (the
+    infinite-data limit; --num-demos is then ignored)."""
     num_seeds: int = 3
     """Independent demonstration samples / initializations, trained together with jax.vmap."""
     seed: int = 0
@@ -72,14 +75,18 @@ def check_config(cfg: MaxEntIRLExperimentConfig) -> None:
             raise UserError(f"--{name}.iterations must be >= 1, --{name}.learning-rate > 0 and --{name}.l2 >= 0")
 
 
-def run_world(mdp: tabular.TabularMDP, irl_cfg: mi.MaxEntIRLConfig, num_demos: int, seeds: jax.Array) -> dict:
-    """Sample demos and fit the reward for every seed in one program; returns per-seed arrays."""
+def run_world(mdp: tabular.TabularMDP, irl_cfg: mi.MaxEntIRLConfig, num_demos: int, seeds: jax.Array, exact_svf: bool = False) -> dict:
+    """Sample demos (or take the exact expert visitation) and fit the reward for every seed in one program;
+    returns per-seed arrays."""
 
     def one_seed(key):
         k_demo, k_init = jax.random.split(key)
         expert = mi.soft_policy(mdp, mdp.reward)
-        states, _ = mi.sample_trajectories(mdp, expert, k_demo, num_demos)
-        expert_svf = mi.empirical_svf(states, mdp.num_states, mdp.gamma)
+        if exact_svf:
+            expert_svf = mi.visitation(mdp, expert)
+        else:
+            states, _ = mi.sample_trajectories(mdp, expert, k_demo, num_demos)
+            expert_svf = mi.empirical_svf(states, mdp.num_states, mdp.gamma)
         result = mi.fit(irl_cfg, mdp, expert_svf, k_init)
         return result.reward, result.history, mi.evaluate_reward(mdp, result.reward), mi.greedy_policy(mdp, result.reward)
 
@@ -155,7 +162,7 @@ def train(cfg: MaxEntIRLExperimentConfig) -> dict:
         for model in models:
             irl_cfg = cfg.linear if model == "linear" else cfg.deep
             t0 = time.time()
-            res = run_world(mdp, irl_cfg, cfg.num_demos, seeds)
+            res = run_world(mdp, irl_cfg, cfg.num_demos, seeds, cfg.exact_svf)
             wall = time.time() - t0
             m = res["metrics"]
             label = f"{name}/{model}"
@@ -175,7 +182,7 @@ def train(cfg: MaxEntIRLExperimentConfig) -> dict:
             )
             panels.append((label, mdp, res))
     header = (
-        f"MaxEnt IRL, {cfg.num_demos} demonstrations per seed, {cfg.num_seeds} seeds (mean +- std), slip {cfg.slip}; "
+        f"MaxEnt IRL, {'exact expert visitation frequencies' if cfg.exact_svf else f'{cfg.num_demos} demonstrations per seed'}, {cfg.num_seeds} seeds (mean +- std), slip {cfg.slip}; "
         f"{machine_description()}\n\n"
         "| world | reward model | features | Pearson r (recovered, true) | true return of its optimal policy / optimal | "
         "normalized (uniform = 0) | wall s (all seeds) |\n|---|---|---|---|---|---|---|"

@@ -31,8 +31,7 @@ def resolve_policy(spec: str, env: VecEnv, seed: int):
         raise UserError(str(e)) from None
     if policy.obs_dim != env.obs_dim or policy.action_dim != env.action_dim:
         raise UserError(
-            f"policy {spec} expects obs/action dims {policy.obs_dim}/{policy.action_dim}, "
-            f"{env.env_id} has {env.obs_dim}/{env.action_dim}"
+            f"policy {spec} expects obs/action dims {policy.obs_dim}/{policy.action_dim}, {env.env_id} has {env.obs_dim}/{env.action_dim}"
         )
     return policy, policy
 
@@ -42,6 +41,14 @@ def make_env(env_id: str, num_envs: int, seed: int) -> VecEnv:
         return VecEnv(env_id, num_envs, seed=seed)
     except ValueError as e:
         raise UserError(str(e)) from None
+
+
+def env_dims(env_id: str) -> tuple[int, int]:
+    """``(obs_dim, action_dim)`` of a Gymnasium env id; an unknown or unsupported id is a UserError."""
+    env = make_env(env_id, 1, 0)
+    dims = env.obs_dim, env.action_dim
+    env.close()
+    return dims
 
 
 def save_reference(env_id: str, which: str, summary: dict) -> None:
