@@ -16,14 +16,28 @@ from jirl.algorithms import sac
 from jirl.loops.common import NonFiniteLossError, check_finite, load_checkpoint, save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--sac.hidden", "32", "32", "--sac.batch-size", "32", "--learning-starts", "200", "--buffer-size", "5000",
-        "--eval-episodes", "1", "--eval-every", "0", "--log-every", "100"]
+TINY = [
+    "--sac.hidden",
+    "32",
+    "32",
+    "--sac.batch-size",
+    "32",
+    "--learning-starts",
+    "200",
+    "--buffer-size",
+    "5000",
+    "--eval-episodes",
+    "1",
+    "--eval-every",
+    "0",
+    "--log-every",
+    "100",
+]
 
 
 def _script(name, *args, timeout=300):
     env = dict(os.environ, JIRL_NO_PROGRESS="1")
-    return subprocess.run([sys.executable, str(ROOT / "experiments" / name), *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run([sys.executable, str(ROOT / "experiments" / name), *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def test_checkpoint_round_trip(tmp_path):
@@ -52,8 +66,9 @@ def test_killed_sac_run_resumes(tmp_path):
     run_dir = tmp_path / "run"
     args = [*TINY, "--env-id", "Pendulum-v1", "--total-steps", "1200", "--checkpoint-every", "400", "--run-dir", str(run_dir)]
     env = dict(os.environ, JIRL_NO_PROGRESS="1")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "experiments" / "sac.py"), *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "experiments" / "sac.py"), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
     ckpt = run_dir / "checkpoint.msgpack"
     deadline = time.time() + 240
     while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
@@ -93,6 +108,8 @@ def test_killed_sac_run_resumes(tmp_path):
         ("evaluate.py", ["--policy", "random", "--env", "NoSuchEnv-v0"], "cannot make Gymnasium env"),
         ("collect.py", ["--policy", "random", "--out", "{tmp}/x.txt"], "must end with .npz"),
         ("collect.py", ["--policy", "random", "--out", "{tmp}/exists.npz"], "exists; pass --overwrite"),
+        ("compare.py", ["--num-demos", "0", "--out-dir", "{tmp}/c"], "--num-demos needs one or more counts >= 1"),
+        ("compare.py", ["--env-id", "Hopper-v5", "--out-dir", "{tmp}/c"], "no expert/random reference returns"),
     ],
 )
 def test_user_mistakes_give_one_line_and_exit_2(tmp_path, script, args, pattern):

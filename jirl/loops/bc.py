@@ -73,6 +73,8 @@ class DAggerTrainConfig(BCTrainConfig):
     """Probability that the expert acts in round 1."""
     beta_decay: float = 0.5
     """beta_i = beta0 * beta_decay ** (i - 1)."""
+    eval_rounds: bool = True
+    """Evaluate every round (rounds.jsonl/rounds.png); --no-eval-rounds evaluates only the final policies."""
     run_dir: str | None = None
     """Output folder (default: runs/dagger-<env>-<num_demos>demos)."""
 
@@ -272,8 +274,15 @@ def train_dagger(cfg: DAggerTrainConfig) -> dict:
         print(json.dumps({k: entry.get(k) for k in ("round", "beta", "normalized_score", "mean_return")}), flush=True)
         atomic_write_bytes(run_dir / "rounds.jsonl", "".join(json.dumps(h) + "\n" for h in history).encode())
 
-    returns = evaluate_seeds(eval_env, learners, params, cfg)
-    record({"round": 0, "beta": 1.0, "transitions": int(data_obs.shape[1]), **seed_summary(cfg.env_id, returns)})
+    def evaluated(r: int) -> dict:
+        if not cfg.eval_rounds and r < cfg.rounds:
+            return {}
+        nonlocal returns
+        returns = evaluate_seeds(eval_env, learners, params, cfg)
+        return seed_summary(cfg.env_id, returns)
+
+    returns = None
+    record({"round": 0, "beta": 1.0, "transitions": int(data_obs.shape[1]), **evaluated(0)})
     for r in range(1, cfg.rounds + 1):
         beta = dagger.beta_schedule(r, cfg.beta0, cfg.beta_decay)
         learner_fn = lambda o, p=params: learners.act_each(p, o[:, None, :])[:, 0, :]
@@ -284,21 +293,18 @@ def train_dagger(cfg: DAggerTrainConfig) -> dict:
         # on (the split is redrawn each round), so early stopping kept the old parameters and DAgger stalled
         res = learners.fit(learners.init(keys), jnp.asarray(data_obs), jnp.asarray(data_act), keys, per_seed=True)
         params = res.params
-        returns = evaluate_seeds(eval_env, learners, params, cfg)
-        record(
-            {"round": r, "beta": beta, "expert_action_share": frac_expert, "transitions": int(data_obs.shape[1]), **seed_summary(cfg.env_id, returns)}
-        )
+        record({"round": r, "beta": beta, "expert_action_share": frac_expert, "transitions": int(data_obs.shape[1]), **evaluated(r)})
     env.close()
     eval_env.close()
     paths = save_policies(run_dir, learners, params, cfg, "dagger", returns)
-    if "normalized_score" in history[0]:
+    if all("normalized_score" in h for h in history):
         plot_rounds(
             run_dir / "rounds.png", np.array([h["normalized_per_seed"] for h in history]), f"DAgger on {cfg.env_id}, {cfg.num_demos} demos, {K} seeds"
         )
     summary = {
         **seed_summary(cfg.env_id, returns),
         "rounds": cfg.rounds,
-        "score_per_round": [h.get("normalized_score") for h in history],
+        "score_per_round": [h.get("normalized_score") for h in history],  # None where not evaluated
         "num_demos": cfg.num_demos,
         "num_seeds": K,
         "transitions": int(data_obs.shape[1]),

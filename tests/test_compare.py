@@ -1,0 +1,72 @@
+"""experiments/compare.py: cells are found, adopted and skipped correctly, the table is right, and a tiny
+end-to-end BC comparison writes table, figure and results."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from jirl.loops.compare import CompareConfig, adopt_finished_gail, cell_scores, collect, markdown_table
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def fake_gail_run(run_dir: Path, num_demos: int, seed: int, total_steps: int, final_steps: int, score: float) -> None:
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(json.dumps({"num_demos": num_demos, "seed": seed, "total_steps": total_steps}))
+    evals = [
+        {"env_steps": 50_000, "mean_return": 1.0, "std_return": 0.0, "normalized_score": 0.1},
+        {"env_steps": final_steps, "mean_return": 2.0, "std_return": 0.5, "normalized_score": score},
+    ]
+    (run_dir / "eval.jsonl").write_text("".join(json.dumps(e) + "\n" for e in evals))
+
+
+def test_finished_gail_runs_are_adopted_and_unfinished_or_mismatched_ones_are_not(tmp_path):
+    cfg = CompareConfig(methods=("gail",), num_demos=(4,), num_seeds=2, out_dir=str(tmp_path), gail_steps=1000)
+    fake_gail_run(tmp_path / "gail-4demos-s0", 4, 0, 1000, 1024, 0.8)
+    fake_gail_run(tmp_path / "gail-4demos-s1", 4, 1, 1000, 512, 0.9)  # killed before the end
+    assert adopt_finished_gail(tmp_path / "gail-4demos-s0", 4, 0, 1000)
+    assert not adopt_finished_gail(tmp_path / "gail-4demos-s1", 4, 1, 1000)
+    assert not adopt_finished_gail(tmp_path / "gail-4demos-s0", 4, 1, 1000)  # wrong seed
+    assert not adopt_finished_gail(tmp_path / "gail-4demos-s0", 1, 0, 1000)  # wrong demos
+    assert cell_scores(cfg, "gail", 4) is None  # one seed missing: the cell is not finished
+    fake_gail_run(tmp_path / "other", 4, 1, 1000, 1000, 0.6)
+    (tmp_path / "gail-4demos-s1").rename(tmp_path / "stale")
+    (tmp_path / "other").rename(tmp_path / "gail-4demos-s1")
+    assert adopt_finished_gail(tmp_path / "gail-4demos-s1", 4, 1, 1000)
+    r = cell_scores(cfg, "gail", 4)
+    assert r is not None and r["scores"] == [0.8, 0.6]
+
+
+def test_table_reports_mean_and_std_over_seeds_and_marks_missing_cells(tmp_path):
+    cfg = CompareConfig(methods=("bc", "dagger"), num_demos=(1, 25), num_seeds=3, out_dir=str(tmp_path))
+    (tmp_path / "bc-1demos").mkdir()
+    scores = [0.1, 0.2, 0.6]
+    (tmp_path / "bc-1demos" / "summary.json").write_text(json.dumps({"num_seeds": 3, "num_demos": 1, "normalized_per_seed": scores}))
+    (tmp_path / "bc-25demos").mkdir()  # written for 2 seeds: does not count for a 3-seed comparison
+    (tmp_path / "bc-25demos" / "summary.json").write_text(json.dumps({"num_seeds": 2, "num_demos": 25, "normalized_per_seed": [1, 1]}))
+    results = collect(cfg)
+    assert list(results["bc"]) == [1] and results["dagger"] == {}
+    table = markdown_table(cfg, results)
+    bc_row = next(line for line in table.splitlines() if line.startswith("| BC "))
+    assert f"{np.mean(scores):.3f} ± {np.std(scores):.3f}" in bc_row and bc_row.count("not run") == 1
+    assert next(line for line in table.splitlines() if line.startswith("| DAgger")).count("not run") == 2
+
+
+def test_compare_script_tiny_bc_run_then_skips_finished_cells(tmp_path):
+    args = [sys.executable, str(ROOT / "experiments" / "compare.py"), "--methods", "bc", "--num-demos", "1", "--num-seeds", "2"]
+    args += ["--eval-episodes", "1", "--bc.max-epochs", "3", "--out-dir", str(tmp_path)]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    s = json.loads(out.stdout.strip().splitlines()[-1])
+    assert s["cells_finished"] == 1 and set(s["normalized_score"]["bc"]) == {"1"}
+    for name in ("table.md", "compare.png", "results.json", "bc-1demos/summary.json"):
+        assert (tmp_path / name).is_file(), name
+    results = json.loads((tmp_path / "results.json").read_text())["results"]
+    assert len(results["bc"]["1"]["scores"]) == 2
+    stamp = (tmp_path / "bc-1demos" / "summary.json").stat().st_mtime_ns
+    again = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and '"status": "training"' not in again.stdout
+    assert (tmp_path / "bc-1demos" / "summary.json").stat().st_mtime_ns == stamp  # nothing retrained
