@@ -118,6 +118,51 @@ class Discriminator(nn.Module):
         return MLP(self.hidden, 1, activation=self.activation, out_scale=1.0)(x)[..., 0]
 
 
+class LSTMTokenModel(nn.Module):
+    """One step of an autoregressive LSTM over tokens ``0 .. vocab-1`` (id ``vocab`` is the start symbol):
+    ``(carry, tokens [...]) -> (carry, next-token logits [..., vocab])``. Scans over time live in the algorithms
+    (``jirl/algorithms/seqgan.py``), so the same parameters serve teacher forcing, sampling and rollouts."""
+
+    vocab: int
+    emb: int = 32
+    hidden: int = 32
+
+    @nn.compact
+    def __call__(self, carry: tuple[jax.Array, jax.Array], tokens: jax.Array):
+        x = nn.Embed(self.vocab + 1, self.emb, name="embed")(tokens)
+        carry, h = nn.LSTMCell(self.hidden, name="cell")(carry, x)
+        return carry, nn.Dense(self.vocab, name="out")(h)
+
+
+def lstm_zero_carry(hidden: int, batch_shape: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
+    """The ``(c, h)`` carry of :class:`LSTMTokenModel` at the start of a sequence."""
+    z = jnp.zeros((*batch_shape, hidden))
+    return (z, z)
+
+
+class SequenceCNN(nn.Module):
+    """Logit of P(real | token sequence) ``[..., L] -> [...]``: embedding, 1-D convolutions of several widths with
+    max-over-time pooling, one highway layer (SeqGAN's discriminator, after Kim 2014)."""
+
+    vocab: int
+    emb: int = 64
+    filters: Sequence[tuple[int, int]] = ((2, 64), (3, 64), (4, 64), (5, 64))
+    """(width, number of filters) per convolution."""
+
+    @nn.compact
+    def __call__(self, tokens: jax.Array) -> jax.Array:
+        batch = tokens.shape[:-1]
+        x = nn.Embed(self.vocab, self.emb)(tokens.reshape(-1, tokens.shape[-1]))  # [B, L, E]
+        L = x.shape[1]
+        # a VALID 1-D convolution of width w as one matmul on stacked windows (much faster than nn.Conv on a CPU)
+        windows = lambda w: jnp.concatenate([x[:, i : L - w + 1 + i] for i in range(w)], axis=-1)  # [B, L-w+1, w*E]
+        pooled = [nn.relu(nn.Dense(n, name=f"conv{w}")(windows(w))).max(axis=1) for w, n in self.filters]
+        f = jnp.concatenate(pooled, axis=-1)
+        gate = nn.sigmoid(nn.Dense(f.shape[-1])(f))
+        f = gate * nn.relu(nn.Dense(f.shape[-1])(f)) + (1.0 - gate) * f
+        return nn.Dense(1)(f)[..., 0].reshape(batch)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Tanh-squashed Gaussian helpers (pure functions).
 

@@ -1,0 +1,266 @@
+"""SeqGAN (Yu et al. 2017): sequence generation as imitation learning.
+
+Generating a sequence ``Y = (y_1, ..., y_L)`` token by token is an episode: the state is the prefix
+``y_{1:t-1}``, the action is the next token, and the generator ``G_theta(y_t | y_{1:t-1})`` is the policy.
+Maximum likelihood on real sequences is behaviour cloning; SeqGAN is the adversarial alternative:
+
+- a discriminator ``D(Y) = P(real | Y)`` is trained to tell real sequences from generated ones;
+- the generator is trained by REINFORCE on the return ``D(Y)``, only given at the end of the episode; the
+  value of an intermediate action is estimated by Monte Carlo: complete the prefix ``M`` times with a
+  *rollout policy* ``G_beta`` (a slowly updated copy of ``G_theta``) and average ``D`` over the completions:
+
+      Q(y_{1:t-1}, y_t) = 1/M sum_m D(y_{1:t}, Y^m_{t+1:L}),  Y^m ~ G_beta(. | y_{1:t})   for t < L
+      Q(y_{1:L-1}, y_L) = D(y_{1:L})
+
+      grad J = E_Y [ sum_t Q(y_{1:t-1}, y_t) grad log G_theta(y_t | y_{1:t-1}) ]
+
+Everything here is a pure function of pytrees; sampling and rollouts are ``lax.scan`` over time and
+``jax.vmap`` over prefixes and rollouts. Token id ``vocab`` is the start symbol. Sequences are ``int32 [B, L]``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import chex
+import jax
+import jax.numpy as jnp
+import optax
+
+from jirl.nets import LSTMTokenModel, SequenceCNN, lstm_zero_carry
+
+
+@dataclasses.dataclass(frozen=True)
+class SeqGANConfig:
+    """Model and optimisation settings of SeqGAN (generator, rollout policy, discriminator)."""
+
+    vocab: int = 1000
+    """Vocabulary size (the paper: 5,000)."""
+    seq_len: int = 20
+    """Sequence length L."""
+    emb: int = 32
+    """Token embedding size of the generator (and of the oracle)."""
+    hidden: int = 32
+    """LSTM hidden size of the generator (and of the oracle)."""
+    batch_size: int = 64
+    """Sequences per generator / discriminator minibatch."""
+    mle_lr: float = 1e-2
+    """Adam learning rate of maximum-likelihood training."""
+    pg_lr: float = 1e-2
+    """Adam learning rate of the adversarial (policy-gradient) generator updates."""
+    max_grad_norm: float = 5.0
+    """Global gradient-norm clip of the generator updates."""
+    num_rollouts: int = 16
+    """Monte Carlo completions M per prefix."""
+    rollout_decay: float = 0.8
+    """Rollout policy update after each generator step: beta <- decay * beta + (1 - decay) * theta."""
+    baseline: bool = False
+    """Subtract the batch mean of Q at each position (a baseline; the paper uses none)."""
+    d_emb: int = 64
+    """Token embedding size of the discriminator."""
+    d_filters: tuple[tuple[int, int], ...] = ((2, 64), (3, 64), (4, 64), (5, 64))
+    """Discriminator convolutions as (width, filters)."""
+    d_lr: float = 1e-4
+    """Adam learning rate of the discriminator."""
+
+
+@chex.dataclass(frozen=True)
+class Learner:
+    """Parameters and the optimizer state that updates them."""
+
+    params: Any
+    opt_state: Any
+
+
+def generator(cfg: SeqGANConfig) -> LSTMTokenModel:
+    return LSTMTokenModel(cfg.vocab, cfg.emb, cfg.hidden)
+
+
+def discriminator(cfg: SeqGANConfig) -> SequenceCNN:
+    return SequenceCNN(cfg.vocab, cfg.d_emb, cfg.d_filters)
+
+
+def _clipped_adam(cfg: SeqGANConfig, lr: float) -> optax.GradientTransformation:
+    return optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), optax.adam(lr))
+
+
+def mle_optimizer(cfg: SeqGANConfig) -> optax.GradientTransformation:
+    return _clipped_adam(cfg, cfg.mle_lr)
+
+
+def pg_optimizer(cfg: SeqGANConfig) -> optax.GradientTransformation:
+    return _clipped_adam(cfg, cfg.pg_lr)
+
+
+def disc_optimizer(cfg: SeqGANConfig) -> optax.GradientTransformation:
+    return optax.adam(cfg.d_lr)
+
+
+def sample_categorical(key: chex.PRNGKey, logits: jax.Array) -> jax.Array:
+    """Exact draw from ``softmax(logits)`` by inverting the CDF with one uniform per draw: ``[..., V] -> [...]``.
+    (``jax.random.categorical`` draws V Gumbel variates per token, which dominates sampling time on a CPU.)"""
+    cdf = jnp.cumsum(jax.nn.softmax(logits), axis=-1)
+    u = jax.random.uniform(key, logits.shape[:-1] + (1,)) * cdf[..., -1:]
+    return jnp.minimum(jnp.sum(cdf < u, axis=-1), logits.shape[-1] - 1).astype(jnp.int32)
+
+
+def init_generator(cfg: SeqGANConfig, key: chex.PRNGKey):
+    return generator(cfg).init(key, lstm_zero_carry(cfg.hidden, (1,)), jnp.zeros((1,), jnp.int32))
+
+
+def init_oracle(cfg: SeqGANConfig, key: chex.PRNGKey, std: float = 1.0):
+    """The synthetic "real data" source: a generator whose every parameter is drawn from N(0, std^2) (as in
+    the paper), which makes its next-token distributions peaked and its sequences structured."""
+    params = init_generator(cfg, key)
+    leaves, treedef = jax.tree_util.tree_flatten(params)
+    keys = jax.random.split(jax.random.fold_in(key, 1), len(leaves))
+    return jax.tree_util.tree_unflatten(treedef, [std * jax.random.normal(k, x.shape, x.dtype) for k, x in zip(keys, leaves, strict=True)])
+
+
+def init_discriminator(cfg: SeqGANConfig, key: chex.PRNGKey):
+    return discriminator(cfg).init(key, jnp.zeros((1, cfg.seq_len), jnp.int32))
+
+
+def sample(cfg: SeqGANConfig, params, key: chex.PRNGKey, num: int, temperature: float = 1.0) -> jax.Array:
+    """``num`` sequences ``[num, L]`` drawn token by token from the generator with ``params``."""
+    model = generator(cfg)
+
+    def step(carry, k):
+        state, prev = carry
+        state, logits = model.apply(params, state, prev)
+        tok = sample_categorical(k, logits / temperature)
+        return (state, tok), tok
+
+    start = jnp.full((num,), cfg.vocab, jnp.int32)
+    _, toks = jax.lax.scan(step, (lstm_zero_carry(cfg.hidden, (num,)), start), jax.random.split(key, cfg.seq_len))
+    return toks.T
+
+
+def token_log_probs(cfg: SeqGANConfig, params, tokens: jax.Array) -> jax.Array:
+    """``log G(y_t | y_{1:t-1})`` for every position: ``[B, L] -> [B, L]`` (teacher forcing)."""
+    chex.assert_rank(tokens, 2)
+    B, L = tokens.shape
+    model = generator(cfg)
+    inputs = jnp.concatenate([jnp.full((B, 1), cfg.vocab, tokens.dtype), tokens[:, :-1]], axis=1).T  # [L, B]
+
+    def step(state, inp):
+        prev, target = inp
+        state, logits = model.apply(params, state, prev)
+        logp = jax.nn.log_softmax(logits)
+        return state, jnp.take_along_axis(logp, target[:, None], axis=-1)[:, 0]
+
+    _, logp = jax.lax.scan(step, lstm_zero_carry(cfg.hidden, (B,)), (inputs, tokens.T))
+    return logp.T
+
+
+def nll(cfg: SeqGANConfig, params, tokens: jax.Array) -> jax.Array:
+    """Mean negative log-likelihood per token of ``tokens`` under the model with ``params`` (nats). With the
+    oracle's parameters and generated ``tokens`` this is the paper's metric NLL_oracle."""
+    return -jnp.mean(token_log_probs(cfg, params, tokens))
+
+
+def disc_logits(cfg: SeqGANConfig, d_params, tokens: jax.Array) -> jax.Array:
+    """``[..., L] -> [...]`` logits of P(real)."""
+    return discriminator(cfg).apply(d_params, tokens)
+
+
+def complete(cfg: SeqGANConfig, roll_params, tokens: jax.Array, keep: jax.Array, key: chex.PRNGKey) -> jax.Array:
+    """Keep the first ``keep[b]`` tokens of sequence ``b`` and sample the rest from the rollout policy: ``[B, L]``."""
+    B, L = tokens.shape
+    chex.assert_shape(keep, (B,))
+    model = generator(cfg)
+
+    def step(carry, inp):
+        state, prev = carry
+        pos, k = inp
+        state, logits = model.apply(roll_params, state, prev)
+        tok = jnp.where(pos < keep, tokens[:, pos], sample_categorical(k, logits))
+        return (state, tok), tok
+
+    start = jnp.full((B,), cfg.vocab, jnp.int32)
+    _, out = jax.lax.scan(step, (lstm_zero_carry(cfg.hidden, (B,)), start), (jnp.arange(L), jax.random.split(key, L)))
+    return out.T
+
+
+def rollout_rewards(cfg: SeqGANConfig, roll_params, d_params, tokens: jax.Array, key: chex.PRNGKey) -> jax.Array:
+    """``Q(y_{1:t-1}, y_t)`` for every position ``[B, L]``: the mean of ``D`` over ``M`` completions of each
+    prefix ``y_{1:t}`` (t < L) by the rollout policy, and ``D(Y)`` itself for the complete sequence (t = L).
+    All ``(L - 1) * M * B`` completions run as one batch through one scan."""
+    chex.assert_rank(tokens, 2)
+    B, L = tokens.shape
+    M = cfg.num_rollouts
+    keep = jnp.repeat(jnp.arange(1, L), M * B)  # prefix length of each row, rows ordered [L-1, M, B]
+    completions = complete(cfg, roll_params, jnp.tile(tokens, ((L - 1) * M, 1)), keep, key).reshape(L - 1, M, B, L)
+    q = jax.nn.sigmoid(disc_logits(cfg, d_params, completions)).mean(axis=1).T  # [B, L-1]
+    last = jax.nn.sigmoid(disc_logits(cfg, d_params, tokens))  # [B]
+    out = jnp.concatenate([q, last[:, None]], axis=1)
+    chex.assert_shape(out, (B, L))
+    return out
+
+
+def pg_loss(cfg: SeqGANConfig, params, tokens: jax.Array, rewards: jax.Array) -> jax.Array:
+    """REINFORCE surrogate ``-mean_{b,t} Q_bt log G(y_bt | y_b,1:t-1)`` (``Q`` held constant)."""
+    chex.assert_equal_shape([tokens, rewards])
+    q = jax.lax.stop_gradient(rewards)
+    if cfg.baseline:
+        q = q - q.mean(axis=0, keepdims=True)
+    return -jnp.mean(token_log_probs(cfg, params, tokens) * q)
+
+
+def disc_loss(cfg: SeqGANConfig, d_params, real: jax.Array, fake: jax.Array) -> tuple[jax.Array, dict]:
+    """Binary cross-entropy from logits: real sequences label 1, generated ones label 0."""
+    lr, lf = disc_logits(cfg, d_params, real), disc_logits(cfg, d_params, fake)
+    loss = 0.5 * (optax.sigmoid_binary_cross_entropy(lr, 1.0).mean() + optax.sigmoid_binary_cross_entropy(lf, 0.0).mean())
+    return loss, {"disc_loss": loss, "disc_acc": 0.5 * ((lr > 0).mean() + (lf < 0).mean())}
+
+
+def _minibatches(key: chex.PRNGKey, data: jax.Array, batch_size: int) -> jax.Array:
+    """Shuffle ``data [N, ...]`` into ``[N // batch_size, batch_size, ...]`` (the remainder is dropped)."""
+    n = (data.shape[0] // batch_size) * batch_size
+    idx = jax.random.permutation(key, data.shape[0])[:n]
+    return data[idx].reshape(n // batch_size, batch_size, *data.shape[1:])
+
+
+def mle_epoch(cfg: SeqGANConfig, gen: Learner, corpus: jax.Array, key: chex.PRNGKey) -> tuple[Learner, jax.Array]:
+    """One pass of maximum likelihood (teacher forcing) over shuffled minibatches of ``corpus``; mean loss."""
+    opt = mle_optimizer(cfg)
+
+    def step(g: Learner, batch):
+        loss, grads = jax.value_and_grad(lambda p: nll(cfg, p, batch))(g.params)
+        updates, opt_state = opt.update(grads, g.opt_state, g.params)
+        return Learner(params=optax.apply_updates(g.params, updates), opt_state=opt_state), loss
+
+    gen, losses = jax.lax.scan(step, gen, _minibatches(key, corpus, cfg.batch_size))
+    return gen, losses.mean()
+
+
+def disc_epochs(cfg: SeqGANConfig, disc: Learner, real: jax.Array, fake: jax.Array, key: chex.PRNGKey, epochs: int) -> tuple[Learner, dict]:
+    """``epochs`` passes over shuffled (real, fake) minibatch pairs; metrics of the last pass."""
+    opt = disc_optimizer(cfg)
+
+    def step(d: Learner, batch):
+        (_, metrics), grads = jax.value_and_grad(lambda p: disc_loss(cfg, p, *batch), has_aux=True)(d.params)
+        updates, opt_state = opt.update(grads, d.opt_state, d.params)
+        return Learner(params=optax.apply_updates(d.params, updates), opt_state=opt_state), metrics
+
+    def epoch(d: Learner, k):
+        kr, kf = jax.random.split(k)
+        return jax.lax.scan(step, d, (_minibatches(kr, real, cfg.batch_size), _minibatches(kf, fake, cfg.batch_size)))
+
+    disc, metrics = jax.lax.scan(epoch, disc, jax.random.split(key, epochs))
+    return disc, jax.tree_util.tree_map(lambda m: m[-1].mean(), metrics)
+
+
+def generator_pg_step(cfg: SeqGANConfig, gen: Learner, roll_params, d_params, key: chex.PRNGKey) -> tuple[Learner, Any, dict]:
+    """One adversarial generator update: sample a batch, estimate Q by rollouts, REINFORCE step, then move the
+    rollout policy towards the generator. Returns ``(gen, roll_params, metrics)``."""
+    ks, kr = jax.random.split(key)
+    tokens = sample(cfg, gen.params, ks, cfg.batch_size)
+    rewards = rollout_rewards(cfg, roll_params, d_params, tokens, kr)
+    loss, grads = jax.value_and_grad(lambda p: pg_loss(cfg, p, tokens, rewards))(gen.params)
+    updates, opt_state = pg_optimizer(cfg).update(grads, gen.opt_state, gen.params)
+    gen = Learner(params=optax.apply_updates(gen.params, updates), opt_state=opt_state)
+    d = cfg.rollout_decay
+    roll_params = jax.tree_util.tree_map(lambda b, p: d * b + (1.0 - d) * p, roll_params, gen.params)
+    return gen, roll_params, {"pg_loss": loss, "mean_reward": rewards[:, -1].mean()}

@@ -1,0 +1,288 @@
+"""SeqGAN's synthetic-oracle experiment (Yu et al. 2017, section 5), several seeds in one compiled program.
+
+Per seed: a randomly initialized LSTM *oracle* writes the training corpus; a generator is pre-trained by
+maximum likelihood (MLE, i.e. behaviour cloning of the oracle's "trajectories"); a CNN discriminator is
+pre-trained on corpus vs generated sequences. Then the run splits in two branches from the same generator:
+
+- **MLE**: maximum-likelihood epochs over the corpus continue for as many epochs as the adversarial phase;
+- **SeqGAN**: each adversarial epoch is ``g_steps`` policy-gradient updates (rewards from Monte Carlo rollouts
+  scored by the discriminator) followed by ``d_rounds`` rounds of discriminator training on fresh samples.
+
+The metric is the oracle's negative log-likelihood per token of sequences sampled from each generator
+(``NLL_oracle``, lower = closer to the oracle's typical output). Alongside it we record ``NLL_test``: the
+generator's own NLL per token on held-out oracle sequences (lower = it covers the oracle's distribution); an
+adversarial gain in ``NLL_oracle`` that comes from sharpening the generator shows up there as a loss.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import io
+import json
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jirl.algorithms import seqgan as sg
+from jirl.fileio import atomic_write_bytes
+from jirl.loops.common import (
+    UserError,
+    check_finite,
+    config_to_dict,
+    load_checkpoint,
+    machine_description,
+    prepare_run_dir,
+    progress_bar,
+    save_checkpoint,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class SeqGANRunConfig:
+    """SeqGAN vs continued maximum likelihood on a synthetic LSTM oracle; seeds vmapped in one program."""
+
+    num_seeds: int = 3
+    """Independent runs (each with its own oracle, corpus and initializations), trained together with jax.vmap."""
+    seed: int = 0
+    """First seed; seeds are seed, seed+1, ..."""
+    num_train: int = 10_000
+    """Oracle sequences in the training corpus (the paper: 10,000)."""
+    num_eval: int = 2_000
+    """Sequences sampled per evaluation to estimate NLL_oracle (and held-out oracle sequences for NLL_test)."""
+    oracle_std: float = 1.0
+    """Standard deviation of the oracle's random parameters (the paper: N(0, 1))."""
+    pretrain_epochs: int = 50
+    """MLE epochs over the corpus before the split."""
+    d_pretrain_rounds: int = 10
+    """Discriminator pre-training rounds, each on fresh generated negatives for --d-epochs epochs."""
+    adv_epochs: int = 50
+    """Epochs after the split: SeqGAN adversarial epochs, and as many MLE epochs for the MLE branch."""
+    g_steps: int = 1
+    """Policy-gradient generator updates per adversarial epoch (the paper: 1)."""
+    d_rounds: int = 3
+    """Discriminator rounds per adversarial epoch, each on fresh negatives (the paper: 5)."""
+    d_epochs: int = 1
+    """Passes over (corpus, negatives) per discriminator round (the paper: 3)."""
+    num_negatives: int = 5_000
+    """Generated sequences per discriminator round (paired with as many corpus sequences per pass)."""
+    eval_every: int = 5
+    """Evaluate both branches every this many epochs."""
+    checkpoint_every: int = 10
+    """Write a resumable checkpoint every this many epochs."""
+    run_dir: str = "runs/seqgan"
+    """Output folder: curves.jsonl, results.json, seqgan.png, checkpoint."""
+    resume: bool = False
+    """Continue the run in --run-dir from its last checkpoint."""
+    model: sg.SeqGANConfig = sg.SeqGANConfig()
+
+
+def check_config(cfg: SeqGANRunConfig) -> None:
+    m = cfg.model
+    if min(cfg.num_seeds, cfg.num_train, cfg.num_eval, cfg.num_negatives, cfg.eval_every, cfg.checkpoint_every) < 1:
+        raise UserError("--num-seeds, --num-train, --num-eval, --num-negatives, --eval-every and --checkpoint-every must be >= 1")
+    if min(cfg.pretrain_epochs, cfg.d_pretrain_rounds, cfg.adv_epochs, cfg.g_steps, cfg.d_rounds, cfg.d_epochs) < 0:
+        raise UserError("epoch, round and step counts must be >= 0")
+    if m.vocab < 2 or m.seq_len < 2 or m.num_rollouts < 1:
+        raise UserError("--model.vocab and --model.seq-len must be >= 2 and --model.num-rollouts >= 1")
+    if min(cfg.num_train, cfg.num_negatives) < m.batch_size:
+        raise UserError(f"--num-train and --num-negatives must be at least --model.batch-size ({m.batch_size})")
+    if max(w for w, _ in m.d_filters) > m.seq_len:
+        raise UserError("every --model.d-filters width must be <= --model.seq-len")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Per-seed pure phases (vmapped over seeds below).
+
+
+def init_seed(cfg: SeqGANRunConfig, key):
+    m = cfg.model
+    ko, kc, kh, kg, kd = jax.random.split(key, 5)
+    oracle = sg.init_oracle(m, ko, cfg.oracle_std)
+    gen_params = sg.init_generator(m, kg)
+    d_params = sg.init_discriminator(m, kd)
+    mle = sg.Learner(params=gen_params, opt_state=sg.mle_optimizer(m).init(gen_params))
+    return {
+        "oracle": oracle,
+        "corpus": sg.sample(m, oracle, kc, cfg.num_train),
+        "heldout": sg.sample(m, oracle, kh, cfg.num_eval),
+        "mle": mle,  # the MLE branch (and the generator before the split)
+        "adv": mle,  # the SeqGAN branch (set at the split)
+        "roll": gen_params,
+        "disc": sg.Learner(params=d_params, opt_state=sg.disc_optimizer(m).init(d_params)),
+    }
+
+
+def evaluate_seed(cfg: SeqGANRunConfig, state, key) -> dict:
+    m = cfg.model
+    out = {"oracle_own": sg.nll(m, state["oracle"], state["heldout"])}
+    for name, k in zip(("mle", "adv"), jax.random.split(key), strict=True):
+        params = state[name].params
+        out[f"{name}_nll_oracle"] = sg.nll(m, state["oracle"], sg.sample(m, params, k, cfg.num_eval))
+        out[f"{name}_nll_test"] = sg.nll(m, params, state["heldout"])
+    return out
+
+
+def disc_round(cfg: SeqGANRunConfig, disc, corpus, gen_params, key):
+    m = cfg.model
+    kn, kr, kt = jax.random.split(key, 3)
+    fake = sg.sample(m, gen_params, kn, cfg.num_negatives)
+    real = corpus[jax.random.choice(kr, corpus.shape[0], (cfg.num_negatives,), replace=cfg.num_negatives > corpus.shape[0])]
+    return sg.disc_epochs(m, disc, real, fake, kt, cfg.d_epochs)
+
+
+def pretrain_epoch(cfg: SeqGANRunConfig, state, key):
+    mle, loss = sg.mle_epoch(cfg.model, state["mle"], state["corpus"], key)
+    return {**state, "mle": mle, "adv": mle, "roll": mle.params}, {"mle_loss": loss}
+
+
+def disc_pretrain_round(cfg: SeqGANRunConfig, state, key):
+    disc, metrics = disc_round(cfg, state["disc"], state["corpus"], state["mle"].params, key)
+    return {**state, "disc": disc}, metrics
+
+
+def split_branches(cfg: SeqGANRunConfig, state):
+    """SeqGAN starts from the pre-trained generator with a fresh policy-gradient optimizer."""
+    p = state["mle"].params
+    return {**state, "adv": sg.Learner(params=p, opt_state=sg.pg_optimizer(cfg.model).init(p)), "roll": p}
+
+
+def adversarial_epoch(cfg: SeqGANRunConfig, state, key):
+    m = cfg.model
+    k_mle, k_g, k_d = jax.random.split(key, 3)
+    mle, mle_loss = sg.mle_epoch(m, state["mle"], state["corpus"], k_mle)
+
+    def g_step(carry, k):
+        gen, roll = carry
+        gen, roll, metrics = sg.generator_pg_step(m, gen, roll, state["disc"].params, k)
+        return (gen, roll), metrics
+
+    (adv, roll), g_metrics = jax.lax.scan(g_step, (state["adv"], state["roll"]), jax.random.split(k_g, cfg.g_steps))
+
+    def d_step(disc, k):
+        return disc_round(cfg, disc, state["corpus"], adv.params, k)
+
+    disc, d_metrics = jax.lax.scan(d_step, state["disc"], jax.random.split(k_d, cfg.d_rounds))
+    metrics = {"mle_loss": mle_loss, **jax.tree_util.tree_map(lambda x: x[-1], {**g_metrics, **d_metrics})}
+    return {**state, "mle": mle, "adv": adv, "roll": roll, "disc": disc}, metrics
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Driver.
+
+
+def seed_keys(cfg: SeqGANRunConfig, tag: int, i: int) -> jax.Array:
+    """``[K]`` keys for step ``i`` of phase ``tag``: deterministic, so a resumed run draws the same numbers."""
+    return jax.vmap(lambda s: jax.random.fold_in(jax.random.fold_in(jax.random.PRNGKey(s), tag), i))(jnp.arange(cfg.seed, cfg.seed + cfg.num_seeds))
+
+
+def plot(path: Path, cfg: SeqGANRunConfig, curves: list[dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    x = np.array([c["epoch"] for c in curves])
+    split = cfg.pretrain_epochs
+    for ax, metric, title in (
+        (axes[0], "nll_oracle", "NLL_oracle of generated sequences"),
+        (axes[1], "nll_test", "NLL_test of held-out oracle data"),
+    ):
+        for name, label in (("mle", "MLE (continued)"), ("adv", "SeqGAN")):
+            y = np.array([c[f"{name}_{metric}"] for c in curves])  # [T, K]
+            mask = x >= split if name == "adv" else np.ones_like(x, bool)
+            ax.plot(x[mask], y[mask].mean(1), marker=".", label=label)
+            ax.fill_between(x[mask], y[mask].min(1), y[mask].max(1), alpha=0.2)
+        if metric == "nll_oracle":
+            own = np.array([c["oracle_own"] for c in curves]).mean()
+            ax.axhline(own, color="green", ls="--", lw=0.8, label=f"oracle's own samples ({own:.2f})")
+        ax.axvline(split, color="grey", ls=":", lw=0.8)
+        ax.set_xlabel("epoch (pre-training | after the split)")
+        ax.set_ylabel("nats per token")
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=8)
+    fig.suptitle(
+        f"SeqGAN vs MLE, synthetic oracle (V={cfg.model.vocab}, L={cfg.model.seq_len}), {cfg.num_seeds} seeds: mean, min-max band", fontsize=10
+    )
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def train(cfg: SeqGANRunConfig) -> dict:
+    check_config(cfg)
+    start = time.time()
+    run_dir = prepare_run_dir(cfg.run_dir, cfg.resume)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    K = cfg.num_seeds
+    vjit = lambda f: jax.jit(jax.vmap(functools.partial(f, cfg)))
+    init_fn, eval_fn = vjit(init_seed), vjit(evaluate_seed)
+    pre_fn, dpre_fn, adv_fn = vjit(pretrain_epoch), vjit(disc_pretrain_round), vjit(adversarial_epoch)
+    split_fn = jax.jit(jax.vmap(functools.partial(split_branches, cfg)))
+
+    state = init_fn(seed_keys(cfg, 0, 0))
+    epoch, curves = 0, []
+    if cfg.resume:
+        state, meta = load_checkpoint(run_dir, state)
+        epoch, curves = meta["epoch"], meta["curves"]
+    else:
+        atomic_write_bytes(run_dir / "config.json", json.dumps(config_to_dict(cfg), indent=2).encode())
+    total = cfg.pretrain_epochs + cfg.adv_epochs
+
+    def record(metrics: dict) -> None:
+        ev = jax.tree_util.tree_map(lambda a: np.asarray(a).tolist(), eval_fn(state, seed_keys(cfg, 1, epoch)))
+        entry = {"epoch": epoch, **ev, **{k: np.asarray(v).tolist() for k, v in metrics.items()}}
+        curves.append(entry)
+        atomic_write_bytes(run_dir / "curves.jsonl", "".join(json.dumps(c) + "\n" for c in curves).encode())
+        bar.set_postfix(mle=f"{np.mean(ev['mle_nll_oracle']):.3f}", seqgan=f"{np.mean(ev['adv_nll_oracle']):.3f}")
+
+    bar = progress_bar(total, initial=epoch, desc="seqgan epochs")
+    if epoch == 0 and not curves:
+        record({})
+    while epoch < total:
+        if epoch == cfg.pretrain_epochs:  # the split: discriminator pre-training, then the two branches
+            for r in range(cfg.d_pretrain_rounds):
+                state, _ = dpre_fn(state, seed_keys(cfg, 2, r))
+            state = split_fn(state)
+        if epoch < cfg.pretrain_epochs:
+            state, metrics = pre_fn(state, seed_keys(cfg, 3, epoch))
+        else:
+            state, metrics = adv_fn(state, seed_keys(cfg, 4, epoch))
+        epoch += 1
+        bar.update(1)
+        metrics = jax.tree_util.tree_map(np.asarray, metrics)
+        check_finite({k: float(np.max(np.abs(v))) for k, v in metrics.items()}, epoch, run_dir)
+        if epoch % cfg.eval_every == 0 or epoch == total or epoch == cfg.pretrain_epochs:
+            record(metrics)
+        if epoch % cfg.checkpoint_every == 0 or epoch == total:
+            save_checkpoint(run_dir, state, {"epoch": epoch, "curves": curves})
+    bar.close()
+    plot(run_dir / "seqgan.png", cfg, curves)
+    last = curves[-1]
+    mle_f, adv_f = np.array(last["mle_nll_oracle"]), np.array(last["adv_nll_oracle"])
+    at_split = next((c for c in curves if c["epoch"] == cfg.pretrain_epochs), curves[0])
+    summary = {
+        "mle_nll_oracle": float(mle_f.mean()),
+        "seqgan_nll_oracle": float(adv_f.mean()),
+        "margin_nats": float((mle_f - adv_f).mean()),
+        "margin_per_seed": [float(v) for v in mle_f - adv_f],
+        "mle_nll_oracle_per_seed": mle_f.tolist(),
+        "seqgan_nll_oracle_per_seed": adv_f.tolist(),
+        "nll_oracle_at_split": float(np.mean(at_split["mle_nll_oracle"])),
+        "oracle_own_nll": float(np.mean(last["oracle_own"])),
+        "mle_nll_test": float(np.mean(last["mle_nll_test"])),
+        "seqgan_nll_test": float(np.mean(last["adv_nll_test"])),
+        "num_seeds": K,
+        "epochs": total,
+        "wall_s": round(time.time() - start, 1),
+        "machine": machine_description(),
+        "run_dir": str(run_dir),
+    }
+    atomic_write_bytes(run_dir / "results.json", json.dumps({"config": config_to_dict(cfg), **summary}, indent=2).encode())
+    return summary
