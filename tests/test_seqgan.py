@@ -1,0 +1,121 @@
+"""SeqGAN: exact sampling, teacher-forced log-probs, rollout rewards (complete sequence = D's output, prefixes
+kept), the oracle metric, REINFORCE direction, MLE and discriminator learning, and a tiny end-to-end run."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jirl.algorithms import seqgan as sg
+from jirl.nets import LSTMTokenModel, lstm_zero_carry
+
+ROOT = Path(__file__).resolve().parents[1]
+CFG = sg.SeqGANConfig(vocab=12, seq_len=6, emb=8, hidden=16, batch_size=32, num_rollouts=4, d_emb=8, d_filters=((2, 8), (3, 8)))
+
+
+def test_inverse_cdf_sampling_matches_the_softmax():
+    logits = jnp.array([2.0, 0.5, -1.0, 0.0, 1.0])
+    draws = jax.vmap(lambda k: sg.sample_categorical(k, logits))(jax.random.split(jax.random.PRNGKey(0), 40_000))
+    freq = np.bincount(np.asarray(draws), minlength=5) / draws.shape[0]
+    np.testing.assert_allclose(freq, jax.nn.softmax(logits), atol=0.01)
+    assert int(draws.min()) >= 0 and int(draws.max()) <= 4
+
+
+def test_token_log_probs_match_a_step_by_step_loop():
+    params = sg.init_oracle(CFG, jax.random.PRNGKey(1))
+    tokens = sg.sample(CFG, params, jax.random.PRNGKey(2), 3)
+    assert tokens.shape == (3, CFG.seq_len) and tokens.dtype == jnp.int32
+    got = sg.token_log_probs(CFG, params, tokens)
+    model = LSTMTokenModel(CFG.vocab, CFG.emb, CFG.hidden)
+    carry, prev = lstm_zero_carry(CFG.hidden, (3,)), jnp.full((3,), CFG.vocab, jnp.int32)
+    for t in range(CFG.seq_len):
+        carry, logits = model.apply(params, carry, prev)
+        expected = jax.nn.log_softmax(logits)[jnp.arange(3), tokens[:, t]]
+        np.testing.assert_allclose(got[:, t], expected, rtol=1e-5, atol=1e-6)
+        prev = tokens[:, t]
+
+
+def test_oracle_nll_of_its_own_samples_is_lower_than_of_uniform_samples():
+    oracle = sg.init_oracle(CFG, jax.random.PRNGKey(3))
+    own = sg.nll(CFG, oracle, sg.sample(CFG, oracle, jax.random.PRNGKey(4), 2000))
+    uniform = sg.nll(CFG, oracle, jax.random.randint(jax.random.PRNGKey(5), (2000, CFG.seq_len), 0, CFG.vocab))
+    assert float(own) < float(uniform) - 0.5, (own, uniform)
+
+
+def test_rollout_reward_of_the_complete_sequence_is_the_discriminator_output_and_prefixes_are_kept():
+    gen = sg.init_generator(CFG, jax.random.PRNGKey(6))
+    disc = sg.init_discriminator(CFG, jax.random.PRNGKey(7))
+    tokens = sg.sample(CFG, gen, jax.random.PRNGKey(8), 5)
+    q = sg.rollout_rewards(CFG, gen, disc, tokens, jax.random.PRNGKey(9))
+    assert q.shape == tokens.shape
+    np.testing.assert_allclose(q[:, -1], jax.nn.sigmoid(sg.disc_logits(CFG, disc, tokens)), rtol=1e-6)
+    assert bool(jnp.all((q > 0) & (q < 1)))
+    for t in (1, 3):
+        done = sg.complete(CFG, gen, tokens, jnp.full((5,), t), jax.random.PRNGKey(10 + t))
+        np.testing.assert_array_equal(done[:, :t], tokens[:, :t])
+        assert bool(jnp.any(done[:, t:] != tokens[:, t:]))  # the rest is resampled
+    # Q of a prefix is the Monte Carlo mean of D over completions: with one rollout it is D of that completion
+    one = sg.SeqGANConfig(**{**CFG.__dict__, "num_rollouts": 1})
+    q1 = sg.rollout_rewards(one, gen, disc, tokens, jax.random.PRNGKey(11))
+    L = CFG.seq_len
+    keep = jnp.repeat(jnp.arange(1, L), 5)
+    comp = sg.complete(one, gen, jnp.tile(tokens, (L - 1, 1)), keep, jax.random.PRNGKey(11)).reshape(L - 1, 5, L)
+    np.testing.assert_allclose(q1[:, :-1], jax.nn.sigmoid(sg.disc_logits(CFG, disc, comp)).T, rtol=1e-5)
+
+
+def test_policy_gradient_step_raises_the_likelihood_of_rewarded_sequences():
+    params = sg.init_generator(CFG, jax.random.PRNGKey(12))
+    tokens = sg.sample(CFG, params, jax.random.PRNGKey(13), 8)
+    rewards = jnp.zeros(tokens.shape).at[0].set(1.0)  # only sequence 0 is rewarded
+    grads = jax.grad(lambda p: sg.pg_loss(CFG, p, tokens, rewards))(params)
+    stepped = jax.tree_util.tree_map(lambda p, g: p - 1.0 * g, params, grads)  # the loss averages over 8 x 6 tokens
+    before, after = sg.token_log_probs(CFG, params, tokens).sum(1), sg.token_log_probs(CFG, stepped, tokens).sum(1)
+    gain = after - before
+    assert float(gain[0]) > 0.05 and float(gain[0]) > float(gain[1:].max()), gain
+
+
+def test_mle_learns_the_oracle_and_the_discriminator_separates_real_from_uniform():
+    oracle = sg.init_oracle(CFG, jax.random.PRNGKey(14))
+    corpus = sg.sample(CFG, oracle, jax.random.PRNGKey(15), 1024)
+    p = sg.init_generator(CFG, jax.random.PRNGKey(16))
+    gen = sg.Learner(params=p, opt_state=sg.mle_optimizer(CFG).init(p))
+    step = jax.jit(lambda g, k: sg.mle_epoch(CFG, g, corpus, k))
+    first = None
+    for i in range(15):
+        gen, loss = step(gen, jax.random.PRNGKey(100 + i))
+        first = float(loss) if first is None else first
+    assert float(loss) < first - 0.3
+    before = float(sg.nll(CFG, oracle, sg.sample(CFG, p, jax.random.PRNGKey(17), 1000)))
+    after = float(sg.nll(CFG, oracle, sg.sample(CFG, gen.params, jax.random.PRNGKey(17), 1000)))
+    assert after < before - 0.3, (before, after)  # the generator's samples became more oracle-like
+    d = sg.init_discriminator(CFG, jax.random.PRNGKey(18))
+    disc = sg.Learner(params=d, opt_state=sg.disc_optimizer(CFG).init(d))
+    fake = jax.random.randint(jax.random.PRNGKey(19), corpus.shape, 0, CFG.vocab)
+    fast = sg.SeqGANConfig(**{**CFG.__dict__, "d_lr": 3e-3})
+    disc, metrics = jax.jit(lambda dd: sg.disc_epochs(fast, dd, corpus, fake, jax.random.PRNGKey(20), 10))(disc)
+    real_new = sg.sample(CFG, oracle, jax.random.PRNGKey(21), 500)
+    fake_new = jax.random.randint(jax.random.PRNGKey(22), real_new.shape, 0, CFG.vocab)
+    acc = 0.5 * (float((sg.disc_logits(CFG, disc.params, real_new) > 0).mean()) + float((sg.disc_logits(CFG, disc.params, fake_new) < 0).mean()))
+    assert acc > 0.9, acc
+
+
+def test_seqgan_script_tiny_run_and_resume(tmp_path):
+    args = [sys.executable, str(ROOT / "experiments" / "seqgan.py"), "--num-seeds", "2", "--num-train", "256", "--num-eval", "64"]
+    args += ["--pretrain-epochs", "2", "--d-pretrain-rounds", "1", "--adv-epochs", "2", "--num-negatives", "128", "--eval-every", "1"]
+    args += ["--checkpoint-every", "1", "--model.vocab", "20", "--model.seq-len", "8", "--model.num-rollouts", "2", "--run-dir", str(tmp_path)]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    s = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(s["margin_per_seed"]) == 2 and s["epochs"] == 4
+    assert np.isclose(s["margin_nats"], s["mle_nll_oracle"] - s["seqgan_nll_oracle"], atol=1e-5)
+    for name in ("curves.jsonl", "seqgan.png", "results.json", "checkpoint.msgpack"):
+        assert (tmp_path / name).is_file(), name
+    again = subprocess.run(args, capture_output=True, text=True, timeout=900)  # same folder without --resume
+    assert again.returncode == 2 and "pass --resume" in again.stderr and "Traceback" not in again.stderr
+    resumed = subprocess.run([*args, "--resume", "--adv-epochs", "3"], capture_output=True, text=True, timeout=900)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert json.loads(resumed.stdout.strip().splitlines()[-1])["epochs"] == 5
