@@ -12,7 +12,6 @@ in [-1, 1]; by default the shipped SAC policy.
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import time
 from collections.abc import Callable
@@ -24,7 +23,7 @@ import numpy as np
 
 from jirl.algorithms import bc, dagger
 from jirl.envs.normalize import norm_apply, norm_init, norm_update
-from jirl.fileio import atomic_write_bytes
+from jirl.fileio import atomic_write_bytes, save_figure
 from jirl.loops.common import UserError, config_to_dict, machine_description
 from jirl.loops.gail import load_expert
 from jirl.nets import TanhGaussianActor
@@ -242,11 +241,7 @@ def plot_rounds(path: Path, scores: np.ndarray, title: str) -> None:
     ax.set_ylabel("normalized score")
     ax.set_title(title)
     ax.legend()
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_figure(fig, path)
 
 
 def train_dagger(cfg: DAggerTrainConfig) -> dict:

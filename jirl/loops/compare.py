@@ -14,7 +14,6 @@ the same settings can be linked in as a cell. After every cell the table (``tabl
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Literal
 import numpy as np
 
 from jirl.algorithms import bc
-from jirl.fileio import atomic_write_bytes
+from jirl.fileio import atomic_write_bytes, save_figure
 from jirl.loops.common import UserError, config_to_dict, machine_description
 
 Method = Literal["bc", "dagger", "gail", "dac"]
@@ -209,11 +208,7 @@ def plot(path: Path, cfg: CompareConfig, results: dict) -> None:
     ax.set_ylabel(f"normalized score (mean ± std, {cfg.num_seeds} seeds)")
     ax.set_title(f"Imitation on {cfg.env_id}")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_figure(fig, path)
 
 
 def write_outputs(cfg: CompareConfig, results: dict) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 
 from jirl.algorithms import maxent_irl as mi
 from jirl.envs import tabular
-from jirl.fileio import atomic_write_bytes
+from jirl.fileio import atomic_write_bytes, save_figure
 from jirl.loops.common import UserError, config_to_dict, machine_description
 
 World = Literal["grid5", "grid10", "objectworld10"]
@@ -141,13 +141,7 @@ def plot(path: Path, panels: list[tuple[str, tabular.TabularMDP, dict]]) -> None
         ax.axhline(0.9, color="grey", ls="--", lw=0.8)
         ax.legend(fontsize=7)
         ax.set_title(f"{label}: correlation with the true reward", fontsize=9)
-    fig.tight_layout()
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_figure(fig, path, dpi=90)
 
 
 def train(cfg: MaxEntIRLExperimentConfig) -> dict:

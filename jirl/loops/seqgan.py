@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import io
 import json
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jirl.algorithms import seqgan as sg
-from jirl.fileio import atomic_write_bytes
+from jirl.fileio import atomic_write_bytes, save_figure
 from jirl.loops.common import (
     UserError,
     check_finite,
@@ -208,11 +207,7 @@ def plot(path: Path, cfg: SeqGANRunConfig, curves: list[dict]) -> None:
     fig.suptitle(
         f"SeqGAN vs MLE, synthetic oracle (V={cfg.model.vocab}, L={cfg.model.seq_len}), {cfg.num_seeds} seeds: mean, min-max band", fontsize=10
     )
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_figure(fig, path)
 
 
 def train(cfg: SeqGANRunConfig) -> dict:
