@@ -55,16 +55,38 @@ def test_rollout_reward_of_the_complete_sequence_is_the_discriminator_output_and
     np.testing.assert_allclose(q[:, -1], jax.nn.sigmoid(sg.disc_logits(CFG, disc, tokens)), rtol=1e-6)
     assert bool(jnp.all((q > 0) & (q < 1)))
     for t in (1, 3):
-        done = sg.complete(CFG, gen, tokens, jnp.full((5,), t), jax.random.PRNGKey(10 + t))
-        np.testing.assert_array_equal(done[:, :t], tokens[:, :t])
-        assert bool(jnp.any(done[:, t:] != tokens[:, t:]))  # the rest is resampled
-    # Q of a prefix is the Monte Carlo mean of D over completions: with one rollout it is D of that completion
-    one = sg.SeqGANConfig(**{**CFG.__dict__, "num_rollouts": 1})
-    q1 = sg.rollout_rewards(one, gen, disc, tokens, jax.random.PRNGKey(11))
+        done = sg.complete(CFG, gen, tokens, t, jax.random.PRNGKey(10 + t))  # [M, B, L]
+        assert done.shape == (CFG.num_rollouts, 5, CFG.seq_len)
+        np.testing.assert_array_equal(done[:, :, :t], jnp.broadcast_to(tokens[:, :t], (CFG.num_rollouts, 5, t)))
+        assert bool(jnp.any(done[:, :, t:] != tokens[:, t:]))  # the rest is resampled
+    # the carry after reading a prefix is the teacher-forced one: completing from it = sampling step by step
+    states = sg.prefix_states(CFG, gen, tokens)
+    model = LSTMTokenModel(CFG.vocab, CFG.emb, CFG.hidden)
+    carry, prev = lstm_zero_carry(CFG.hidden, (5,)), jnp.full((5,), CFG.vocab, jnp.int32)
+    for t in range(3):
+        carry, _ = model.apply(gen, carry, prev)
+        np.testing.assert_allclose(states[1][t], carry[1], atol=1e-6)
+        prev = tokens[:, t]
+    # Q of a prefix is the mean of D over its completions, with the documented key of each prefix
     L = CFG.seq_len
-    keep = jnp.repeat(jnp.arange(1, L), 5)
-    comp = sg.complete(one, gen, jnp.tile(tokens, (L - 1, 1)), keep, jax.random.PRNGKey(11)).reshape(L - 1, 5, L)
-    np.testing.assert_allclose(q1[:, :-1], jax.nn.sigmoid(sg.disc_logits(CFG, disc, comp)).T, rtol=1e-5)
+    keys = jax.random.split(jax.random.PRNGKey(9), L - 1)
+    for t in (1, L - 1):
+        comp = sg.complete(CFG, gen, tokens, t, keys[t - 1])
+        np.testing.assert_allclose(q[:, t - 1], jax.nn.sigmoid(sg.disc_logits(CFG, disc, comp)).mean(0), rtol=1e-5)
+
+
+def test_completions_sample_the_rollout_policy_conditional_on_the_prefix():
+    gen = sg.init_oracle(CFG, jax.random.PRNGKey(30), std=0.5)
+    tokens = sg.sample(CFG, gen, jax.random.PRNGKey(31), 1)
+    L = CFG.seq_len
+    many = sg.SeqGANConfig(**{**CFG.__dict__, "num_rollouts": 8000})
+    last = np.asarray(sg.complete(many, gen, tokens, L - 1, jax.random.PRNGKey(32))[:, 0, -1])
+    model = LSTMTokenModel(CFG.vocab, CFG.emb, CFG.hidden)  # p(y_L | y_{1:L-1}) by an independent loop
+    carry, prev = lstm_zero_carry(CFG.hidden, (1,)), jnp.full((1,), CFG.vocab, jnp.int32)
+    for t in range(L):
+        carry, logits = model.apply(gen, carry, prev)
+        prev = tokens[:, t]
+    np.testing.assert_allclose(np.bincount(last, minlength=CFG.vocab) / last.size, jax.nn.softmax(logits[0]), atol=0.015)
 
 
 def test_policy_gradient_step_raises_the_likelihood_of_rewarded_sequences():

@@ -165,33 +165,54 @@ def disc_logits(cfg: SeqGANConfig, d_params, tokens: jax.Array) -> jax.Array:
     return discriminator(cfg).apply(d_params, tokens)
 
 
-def complete(cfg: SeqGANConfig, roll_params, tokens: jax.Array, keep: jax.Array, key: chex.PRNGKey) -> jax.Array:
-    """Keep the first ``keep[b]`` tokens of sequence ``b`` and sample the rest from the rollout policy: ``[B, L]``."""
-    B, L = tokens.shape
-    chex.assert_shape(keep, (B,))
+def prefix_states(cfg: SeqGANConfig, params, tokens: jax.Array):
+    """LSTM carries of the model with ``params`` after reading ``start, y_1, ..., y_t`` for t = 0 .. L-1:
+    a pytree whose leaves are ``[L, B, H]`` (index ``t`` has read the start symbol and the first ``t`` tokens)."""
+    B = tokens.shape[0]
     model = generator(cfg)
+    inputs = jnp.concatenate([jnp.full((B, 1), cfg.vocab, tokens.dtype), tokens[:, :-1]], axis=1).T  # [L, B]
 
-    def step(carry, inp):
-        state, prev = carry
-        pos, k = inp
+    def step(state, prev):
+        state, _ = model.apply(params, state, prev)
+        return state, state
+
+    _, states = jax.lax.scan(step, lstm_zero_carry(cfg.hidden, (B,)), inputs)
+    return states
+
+
+def complete(cfg: SeqGANConfig, roll_params, tokens: jax.Array, t: int, key: chex.PRNGKey, states=None) -> jax.Array:
+    """``num_rollouts`` completions of each prefix ``y_{1:t}`` (``t`` static, 1 <= t < L): the first ``t`` tokens
+    kept, the other ``L - t`` sampled from the rollout policy: ``[M, B, L]``. The prefix is read once (its
+    carry comes from ``states``, see :func:`prefix_states`); only the ``L - t`` new tokens are sampled."""
+    B, L = tokens.shape
+    M = cfg.num_rollouts
+    if states is None:
+        states = prefix_states(cfg, roll_params, tokens)
+    model = generator(cfg)
+    # the carry that has read start, y_1 .. y_{t-1}; feeding y_t gives the distribution of token t + 1
+    carry = jax.tree_util.tree_map(lambda x: jnp.broadcast_to(x[t - 1], (M, *x.shape[1:])).reshape(M * B, -1), states)
+    prev = jnp.tile(tokens[:, t - 1], M)
+
+    def step(c, k):
+        state, prev = c
         state, logits = model.apply(roll_params, state, prev)
-        tok = jnp.where(pos < keep, tokens[:, pos], sample_categorical(k, logits))
+        tok = sample_categorical(k, logits)
         return (state, tok), tok
 
-    start = jnp.full((B,), cfg.vocab, jnp.int32)
-    _, out = jax.lax.scan(step, (lstm_zero_carry(cfg.hidden, (B,)), start), (jnp.arange(L), jax.random.split(key, L)))
-    return out.T
+    _, new = jax.lax.scan(step, (carry, prev), jax.random.split(key, L - t))  # [L-t, M*B]
+    kept = jnp.broadcast_to(tokens[None, :, :t], (M, B, t))
+    return jnp.concatenate([kept, new.T.reshape(M, B, L - t)], axis=-1)
 
 
 def rollout_rewards(cfg: SeqGANConfig, roll_params, d_params, tokens: jax.Array, key: chex.PRNGKey) -> jax.Array:
     """``Q(y_{1:t-1}, y_t)`` for every position ``[B, L]``: the mean of ``D`` over ``M`` completions of each
     prefix ``y_{1:t}`` (t < L) by the rollout policy, and ``D(Y)`` itself for the complete sequence (t = L).
-    All ``(L - 1) * M * B`` completions run as one batch through one scan."""
+    Prefix ``t`` uses ``jax.random.split(key, L - 1)[t - 1]``."""
     chex.assert_rank(tokens, 2)
     B, L = tokens.shape
-    M = cfg.num_rollouts
-    keep = jnp.repeat(jnp.arange(1, L), M * B)  # prefix length of each row, rows ordered [L-1, M, B]
-    completions = complete(cfg, roll_params, jnp.tile(tokens, ((L - 1) * M, 1)), keep, key).reshape(L - 1, M, B, L)
+    states = prefix_states(cfg, roll_params, tokens)
+    keys = jax.random.split(key, L - 1)
+    completions = jnp.stack([complete(cfg, roll_params, tokens, t, keys[t - 1], states) for t in range(1, L)])  # [L-1, M, B, L]
     q = jax.nn.sigmoid(disc_logits(cfg, d_params, completions)).mean(axis=1).T  # [B, L-1]
     last = jax.nn.sigmoid(disc_logits(cfg, d_params, tokens))  # [B]
     out = jnp.concatenate([q, last[:, None]], axis=1)

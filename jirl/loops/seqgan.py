@@ -60,9 +60,9 @@ class SeqGANRunConfig:
     """Discriminator pre-training rounds, each on fresh generated negatives for --d-epochs epochs."""
     adv_epochs: int = 50
     """Epochs after the split: SeqGAN adversarial epochs, and as many MLE epochs for the MLE branch."""
-    g_steps: int = 1
-    """Policy-gradient generator updates per adversarial epoch (the paper: 1)."""
-    d_rounds: int = 3
+    g_steps: int = 3
+    """Policy-gradient generator updates per adversarial epoch (the paper: 1, with 200 adversarial epochs)."""
+    d_rounds: int = 2
     """Discriminator rounds per adversarial epoch, each on fresh negatives (the paper: 5)."""
     d_epochs: int = 1
     """Passes over (corpus, negatives) per discriminator round (the paper: 3)."""
