@@ -30,12 +30,14 @@ def test_token_log_probs_match_a_step_by_step_loop():
     tokens = sg.sample(CFG, params, jax.random.PRNGKey(2), 3)
     assert tokens.shape == (3, CFG.seq_len) and tokens.dtype == jnp.int32
     got = sg.token_log_probs(CFG, params, tokens)
+    got_t = sg.token_log_probs(CFG, params, tokens, temperature=0.7)
     model = LSTMTokenModel(CFG.vocab, CFG.emb, CFG.hidden)
     carry, prev = lstm_zero_carry(CFG.hidden, (3,)), jnp.full((3,), CFG.vocab, jnp.int32)
     for t in range(CFG.seq_len):
         carry, logits = model.apply(params, carry, prev)
         expected = jax.nn.log_softmax(logits)[jnp.arange(3), tokens[:, t]]
         np.testing.assert_allclose(got[:, t], expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got_t[:, t], jax.nn.log_softmax(logits / 0.7)[jnp.arange(3), tokens[:, t]], rtol=1e-5, atol=1e-6)
         prev = tokens[:, t]
 
 

@@ -137,8 +137,9 @@ def sample(cfg: SeqGANConfig, params, key: chex.PRNGKey, num: int, temperature: 
     return toks.T
 
 
-def token_log_probs(cfg: SeqGANConfig, params, tokens: jax.Array) -> jax.Array:
-    """``log G(y_t | y_{1:t-1})`` for every position: ``[B, L] -> [B, L]`` (teacher forcing)."""
+def token_log_probs(cfg: SeqGANConfig, params, tokens: jax.Array, temperature: float = 1.0) -> jax.Array:
+    """``log G(y_t | y_{1:t-1})`` for every position: ``[B, L] -> [B, L]`` (teacher forcing; the model's logits
+    divided by ``temperature``, as in :func:`sample`)."""
     chex.assert_rank(tokens, 2)
     B, L = tokens.shape
     model = generator(cfg)
@@ -147,17 +148,17 @@ def token_log_probs(cfg: SeqGANConfig, params, tokens: jax.Array) -> jax.Array:
     def step(state, inp):
         prev, target = inp
         state, logits = model.apply(params, state, prev)
-        logp = jax.nn.log_softmax(logits)
+        logp = jax.nn.log_softmax(logits / temperature)
         return state, jnp.take_along_axis(logp, target[:, None], axis=-1)[:, 0]
 
     _, logp = jax.lax.scan(step, lstm_zero_carry(cfg.hidden, (B,)), (inputs, tokens.T))
     return logp.T
 
 
-def nll(cfg: SeqGANConfig, params, tokens: jax.Array) -> jax.Array:
+def nll(cfg: SeqGANConfig, params, tokens: jax.Array, temperature: float = 1.0) -> jax.Array:
     """Mean negative log-likelihood per token of ``tokens`` under the model with ``params`` (nats). With the
     oracle's parameters and generated ``tokens`` this is the paper's metric NLL_oracle."""
-    return -jnp.mean(token_log_probs(cfg, params, tokens))
+    return -jnp.mean(token_log_probs(cfg, params, tokens, temperature))
 
 
 def disc_logits(cfg: SeqGANConfig, d_params, tokens: jax.Array) -> jax.Array:

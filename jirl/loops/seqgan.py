@@ -70,6 +70,9 @@ class SeqGANRunConfig:
     """Generated sequences per discriminator round (paired with as many corpus sequences per pass)."""
     eval_every: int = 5
     """Evaluate both branches every this many epochs."""
+    temperatures: tuple[float, ...] = (1.0, 0.95, 0.9, 0.85, 0.8)
+    """At the end, the MLE generator is also scored at these sampling temperatures (logits / T): a sharper
+    generator lowers NLL_oracle and raises NLL_test, and SeqGAN is fairly compared against that trade-off."""
     checkpoint_every: int = 10
     """Write a resumable checkpoint every this many epochs."""
     run_dir: str = "runs/seqgan"
@@ -125,6 +128,14 @@ def evaluate_seed(cfg: SeqGANRunConfig, state, key) -> dict:
     return out
 
 
+def temperature_sweep(cfg: SeqGANRunConfig, state, key) -> dict:
+    """NLL_oracle and NLL_test of the MLE branch sampled at each of ``cfg.temperatures``: ``{name: [T]}``."""
+    m, p = cfg.model, state["mle"].params
+    oracle = [sg.nll(m, state["oracle"], sg.sample(m, p, key, cfg.num_eval, temperature=t)) for t in cfg.temperatures]
+    test = [sg.nll(m, p, state["heldout"], temperature=t) for t in cfg.temperatures]
+    return {"nll_oracle": jnp.stack(oracle), "nll_test": jnp.stack(test)}
+
+
 def disc_round(cfg: SeqGANRunConfig, disc, corpus, gen_params, key):
     m = cfg.model
     kn, kr, kt = jax.random.split(key, 3)
@@ -178,13 +189,13 @@ def seed_keys(cfg: SeqGANRunConfig, tag: int, i: int) -> jax.Array:
     return jax.vmap(lambda s: jax.random.fold_in(jax.random.fold_in(jax.random.PRNGKey(s), tag), i))(jnp.arange(cfg.seed, cfg.seed + cfg.num_seeds))
 
 
-def plot(path: Path, cfg: SeqGANRunConfig, curves: list[dict]) -> None:
+def plot(path: Path, cfg: SeqGANRunConfig, curves: list[dict], sweep: dict) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
     x = np.array([c["epoch"] for c in curves])
     split = cfg.pretrain_epochs
     for ax, metric, title in (
@@ -204,6 +215,16 @@ def plot(path: Path, cfg: SeqGANRunConfig, curves: list[dict]) -> None:
         ax.set_ylabel("nats per token")
         ax.set_title(title, fontsize=10)
         ax.legend(fontsize=8)
+    ax = axes[2]  # quality (NLL_oracle) vs coverage (NLL_test) at the end
+    ax.plot(sweep["nll_test"].mean(0), sweep["nll_oracle"].mean(0), marker="o", label="MLE at temperature T")
+    for t, xt, yo in zip(cfg.temperatures, sweep["nll_test"].mean(0), sweep["nll_oracle"].mean(0), strict=True):
+        ax.annotate(f"T={t:g}", (xt, yo), fontsize=7, textcoords="offset points", xytext=(4, 4))
+    last = curves[-1]
+    ax.scatter([np.mean(last["adv_nll_test"])], [np.mean(last["adv_nll_oracle"])], color="C1", marker="*", s=120, zorder=3, label="SeqGAN (T=1)")
+    ax.set_xlabel("NLL_test (nats per token)")
+    ax.set_ylabel("NLL_oracle (nats per token)")
+    ax.set_title("end of run: sharpness trade-off (lower-left is better)", fontsize=10)
+    ax.legend(fontsize=8)
     fig.suptitle(
         f"SeqGAN vs MLE, synthetic oracle (V={cfg.model.vocab}, L={cfg.model.seq_len}), {cfg.num_seeds} seeds: mean, min-max band", fontsize=10
     )
@@ -258,7 +279,8 @@ def train(cfg: SeqGANRunConfig) -> dict:
         if epoch % cfg.checkpoint_every == 0 or epoch == total:
             save_checkpoint(run_dir, state, {"epoch": epoch, "curves": curves})
     bar.close()
-    plot(run_dir / "seqgan.png", cfg, curves)
+    sweep = jax.tree_util.tree_map(np.asarray, jax.jit(jax.vmap(functools.partial(temperature_sweep, cfg)))(state, seed_keys(cfg, 5, 0)))
+    plot(run_dir / "seqgan.png", cfg, curves, sweep)
     last = curves[-1]
     mle_f, adv_f = np.array(last["mle_nll_oracle"]), np.array(last["adv_nll_oracle"])
     at_split = next((c for c in curves if c["epoch"] == cfg.pretrain_epochs), curves[0])
@@ -272,6 +294,10 @@ def train(cfg: SeqGANRunConfig) -> dict:
         "nll_oracle_at_split": float(np.mean(at_split["mle_nll_oracle"])),
         "oracle_own_nll": float(np.mean(last["oracle_own"])),
         "mle_nll_test": float(np.mean(last["mle_nll_test"])),
+        "mle_temperature_sweep": {
+            f"T={t:g}": {"nll_oracle": float(sweep["nll_oracle"][:, i].mean()), "nll_test": float(sweep["nll_test"][:, i].mean())}
+            for i, t in enumerate(cfg.temperatures)
+        },
         "seqgan_nll_test": float(np.mean(last["adv_nll_test"])),
         "num_seeds": K,
         "epochs": total,
