@@ -58,13 +58,13 @@ class SeqGANRunConfig:
     """MLE epochs over the corpus before the split."""
     d_pretrain_rounds: int = 10
     """Discriminator pre-training rounds, each on fresh generated negatives for --d-epochs epochs."""
-    adv_epochs: int = 50
+    adv_epochs: int = 30
     """Epochs after the split: SeqGAN adversarial epochs, and as many MLE epochs for the MLE branch."""
-    g_steps: int = 3
+    g_steps: int = 1
     """Policy-gradient generator updates per adversarial epoch (the paper: 1, with 200 adversarial epochs)."""
-    d_rounds: int = 2
+    d_rounds: int = 3
     """Discriminator rounds per adversarial epoch, each on fresh negatives (the paper: 5)."""
-    d_epochs: int = 1
+    d_epochs: int = 3
     """Passes over (corpus, negatives) per discriminator round (the paper: 3)."""
     num_negatives: int = 5_000
     """Generated sequences per discriminator round (paired with as many corpus sequences per pass)."""
