@@ -129,6 +129,16 @@ def adopt_finished_gail(run_dir: Path, n: int, seed: int, total_steps: int) -> b
     return True
 
 
+def adopt_all(cfg: CompareConfig) -> None:
+    """Write summary.json for every linked-in finished GAIL/DAC run folder (no training)."""
+    for m, steps in (("gail", cfg.gail_steps), ("dac", cfg.dac_steps)):
+        if m in cfg.methods:
+            for n in cfg.num_demos:
+                for k, d in enumerate(cell_dirs(cfg, m, n)):
+                    if d.is_dir() and read_summary(d) is None:
+                        adopt_finished_gail(d, n, cfg.seed + k, steps)
+
+
 def run_cell(cfg: CompareConfig, method: str, n: int) -> None:
     """Train whatever of the cell is not finished; each finished run leaves a summary.json."""
     from jirl.loops.bc import BCTrainConfig, DAggerTrainConfig, train_bc, train_dagger
@@ -235,6 +245,7 @@ def compare(cfg: CompareConfig) -> dict:
     start = time.time()
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    adopt_all(cfg)
     if not cfg.table_only:
         for m in cfg.methods:  # cheapest methods first: a partial table is there early
             for n in cfg.num_demos:
