@@ -70,3 +70,20 @@ def test_compare_script_tiny_bc_run_then_skips_finished_cells(tmp_path):
     again = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and '"status": "training"' not in again.stdout
     assert (tmp_path / "bc-1demos" / "summary.json").stat().st_mtime_ns == stamp  # nothing retrained
+
+
+def test_table_only_adopts_linked_runs_and_trains_nothing(tmp_path):
+    from jirl.loops.compare import compare
+
+    runs = tmp_path / "elsewhere"
+    for k, score in enumerate((0.7, 0.9)):
+        fake_gail_run(runs / f"gail-s{k}", 4, k, 1000, 1024, score)
+    out = tmp_path / "cmp"
+    out.mkdir()
+    for k in range(2):
+        (out / f"gail-4demos-s{k}").symlink_to(runs / f"gail-s{k}")
+    cfg = CompareConfig(methods=("bc", "gail"), num_demos=(1, 4), num_seeds=2, out_dir=str(out), gail_steps=1000, table_only=True)
+    summary = compare(cfg)
+    assert summary["cells_finished"] == 1 and summary["normalized_score"] == {"bc": {}, "gail": {"4": 0.8}}
+    assert not (out / "bc-1demos").exists()  # nothing trained
+    assert "0.800 ± 0.100" in (out / "table.md").read_text()
