@@ -2,6 +2,7 @@
 
     python experiments/evaluate.py --policy jirl/experts/HalfCheetah-v5/policy.msgpack --env HalfCheetah-v5 --episodes 10 --seed 0
     python experiments/evaluate.py --policy random --episodes 10
+    python experiments/evaluate.py --policy runs/gail-s0/policy.msgpack --episodes 20 --seed 500 --watch-obs 1   # count flips
 
 Last stdout line: {"mean_return": ..., "std_return": ..., "min_return": ..., "max_return": ..., "normalized_score": ...}
 (normalized_score appears when reference returns for the env are known: jirl/experts/references.json).

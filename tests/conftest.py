@@ -1,7 +1,12 @@
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 
 os.environ.setdefault("JIRL_NO_PROGRESS", "1")  # no progress bars in test logs
 
@@ -17,3 +22,15 @@ def pendulum_demos(tmp_path_factory):
     _, _, trajs = run_episodes(env, lambda o: np.full((o.shape[0], 1), 0.8), 4, seed=0, record=True)
     demos = from_trajectories(trajs, "Pendulum-v1", env.action_low, env.action_high, made_by={"test": "constant"})
     return save_demonstrations(tmp_path_factory.mktemp("demos") / "pendulum.npz", demos)
+
+
+@pytest.fixture(scope="session")
+def run_script():
+    """``run_script("bc.py", *args, timeout=600)`` runs ``experiments/bc.py`` in a subprocess (no progress bars)
+    and returns the ``CompletedProcess`` with text stdout/stderr."""
+
+    def run(name: str, *args, timeout: float = 600) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, str(EXPERIMENTS / name), *map(str, args)]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=dict(os.environ, JIRL_NO_PROGRESS="1"))
+
+    return run

@@ -2,9 +2,6 @@
 run with reward transfer (Pendulum, so it stays fast)."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -16,8 +13,6 @@ from jirl.algorithms.gail import classification_loss
 from jirl.envs.normalize import norm_init, norm_update
 from jirl.loops import airl as airl_loop
 from jirl.nets import gaussian_log_prob
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def random_batch(key, b=16, d=5, a=2):
@@ -116,8 +111,7 @@ def test_reward_file_roundtrip(tmp_path):
         airl_loop.load_reward(tmp_path / "bad.msgpack", cfg, 3, 1, True)
 
 
-def test_tiny_airl_run_with_transfer_and_clear_errors(pendulum_demos, tmp_path):
-    script = str(ROOT / "experiments" / "airl.py")
+def test_tiny_airl_run_with_transfer_and_clear_errors(pendulum_demos, tmp_path, run_script):
     common = [
         "--env-id",
         "Pendulum-v1",
@@ -151,29 +145,8 @@ def test_tiny_airl_run_with_transfer_and_clear_errors(pendulum_demos, tmp_path):
         "64",
     ]
     run_dir = tmp_path / "run"
-    out = subprocess.run(
-        [
-            sys.executable,
-            script,
-            *common,
-            "--total-steps",
-            "2048",
-            "--eval-every",
-            "0",
-            "--transfer-steps",
-            "600",
-            "--learning-starts",
-            "300",
-            "--sac.hidden",
-            "32",
-            "32",
-            "--run-dir",
-            str(run_dir),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    stage1 = ["--total-steps", "2048", "--eval-every", "0", "--run-dir", run_dir]
+    out = run_script("airl.py", *common, *stage1, "--transfer-steps", "600", "--learning-starts", "300", "--sac.hidden", "32", "32", timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     assert summary["env_steps"] == 2048 and summary["transfer_env_steps"] == 600
@@ -183,26 +156,8 @@ def test_tiny_airl_run_with_transfer_and_clear_errors(pendulum_demos, tmp_path):
     acc = [0.5 * (r["disc_acc_expert"] + r["disc_acc_policy"]) for r in rows]
     assert acc[-1] > 0.8, acc  # the AIRL discriminator separates the constant-torque expert from the policy
     # resume after both stages are done: the AIRL stage is not rerun
-    again = subprocess.run(
-        [
-            sys.executable,
-            script,
-            *common,
-            "--total-steps",
-            "2048",
-            "--eval-every",
-            "0",
-            "--transfer-steps",
-            "0",
-            "--run-dir",
-            str(run_dir),
-            "--resume",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    again = run_script("airl.py", *common, *stage1, "--transfer-steps", "0", "--resume")
     assert again.returncode == 0 and "AIRL stage of" in again.stdout, again.stderr[-2000:]
     for bad, msg in ((["--learner", "sac"], "not implemented for AIRL"), (["--disc.gamma", "0.9"], "must equal --ppo.gamma")):
-        res = subprocess.run([sys.executable, script, *common, *bad, "--run-dir", str(tmp_path / "bad")], capture_output=True, text=True, timeout=300)
+        res = run_script("airl.py", *common, *bad, "--run-dir", tmp_path / "bad", timeout=300)
         assert res.returncode == 2 and msg in res.stderr and "Traceback" not in res.stderr, res.stderr[-2000:]

@@ -2,9 +2,6 @@
 (mixture, labels from the expert on the learner's states, aggregation, a tiny end-to-end run)."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -13,8 +10,6 @@ import pytest
 
 from jirl.algorithms import bc, dagger
 from jirl.nets import TanhGaussianActor, gaussian_log_prob, tanh_log_det_jacobian
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def linear_expert_data(n=2048, d=4, a=2, seed=0):
@@ -129,58 +124,30 @@ def test_dagger_round_states_from_learner_labels_from_expert():
         dagger.aggregate(data_obs, data_act, states[:1], labels[:1])
 
 
-def test_bc_and_dagger_scripts_tiny(tmp_path):
+def test_bc_and_dagger_scripts_tiny(tmp_path, run_script):
     common = ["--num-seeds", "2", "--eval-episodes", "1", "--hidden", "32", "32", "--bc.max-epochs", "5"]
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "experiments" / "bc.py"), "--num-demos", "1", *common, "--run-dir", str(tmp_path / "bc")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    out = run_script("bc.py", "--num-demos", "1", *common, "--run-dir", tmp_path / "bc")
     assert out.returncode == 0, out.stderr[-2000:]
     s = json.loads(out.stdout.strip().splitlines()[-1])
     assert s["num_seeds"] == 2 and len(s["normalized_per_seed"]) == 2 and s["transitions"] == 1000
     assert (tmp_path / "bc" / "policy-seed1.msgpack").is_file()
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "experiments" / "dagger.py"),
-            "--num-demos",
-            "1",
-            "--rounds",
-            "2",
-            "--steps-per-round",
-            "100",
-            *common,
-            "--run-dir",
-            str(tmp_path / "dag"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    out = run_script("dagger.py", "--num-demos", "1", "--rounds", "2", "--steps-per-round", "100", *common, "--run-dir", tmp_path / "dag")
     assert out.returncode == 0, out.stderr[-2000:]
     s = json.loads(out.stdout.strip().splitlines()[-1])
     assert len(s["score_per_round"]) == 3 and s["transitions"] == 1000 + 2 * 100
     rounds = [json.loads(line) for line in (tmp_path / "dag" / "rounds.jsonl").read_text().splitlines()]
     assert [r["beta"] for r in rounds] == [1.0, 0.5, 0.25]
     assert (tmp_path / "dag" / "rounds.png").is_file()
-    bad = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "experiments" / "dagger.py"),
-            "--expert",
-            str(tmp_path / "nope.msgpack"),
-            "--num-demos",
-            "1",
-            "--rounds",
-            "1",
-            *common,
-            "--run-dir",
-            str(tmp_path / "bad"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    bad = run_script("dagger.py", "--expert", tmp_path / "nope.msgpack", "--num-demos", "1", "--rounds", "1", *common, "--run-dir", tmp_path / "bad")
     assert bad.returncode == 2 and "does not exist" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_dagger_without_per_round_evaluation_scores_only_the_final_round(tmp_path, run_script):
+    args = ["--num-demos", "1", "--rounds", "2", "--steps-per-round", "100", "--no-eval-rounds", "--num-seeds", "2"]
+    out = run_script("dagger.py", *args, "--eval-episodes", "1", "--hidden", "32", "--bc.max-epochs", "3", "--run-dir", tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    s = json.loads(out.stdout.strip().splitlines()[-1])
+    assert s["score_per_round"][:2] == [None, None] and s["score_per_round"][2] == s["normalized_score"]
+    last_round = [json.loads(line) for line in (tmp_path / "rounds.jsonl").read_text().splitlines()][-1]
+    assert last_round["returns_per_seed"] == s["returns_per_seed"] and len(s["returns_per_seed"]) == 2
+    assert not (tmp_path / "rounds.png").exists()  # no per-round curve without per-round scores

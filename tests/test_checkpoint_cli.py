@@ -35,11 +35,6 @@ TINY = [
 ]
 
 
-def _script(name, *args, timeout=300):
-    env = dict(os.environ, JIRL_NO_PROGRESS="1")
-    return subprocess.run([sys.executable, str(ROOT / "experiments" / name), *args], capture_output=True, text=True, timeout=timeout, env=env)
-
-
 def test_checkpoint_round_trip(tmp_path):
     state = sac.init(sac.SACConfig(hidden=(8,)), jax.random.PRNGKey(0), 3, 2)
     tree = {"sac": state, "key": jax.random.PRNGKey(5), "norm": None}
@@ -62,7 +57,7 @@ def test_non_finite_metrics_stop_with_clear_message(tmp_path):
         check_finite({"critic_loss": float("nan"), "actor_loss": 0.0}, 10, tmp_path)
 
 
-def test_killed_sac_run_resumes(tmp_path):
+def test_killed_sac_run_resumes(tmp_path, run_script):
     run_dir = tmp_path / "run"
     args = [*TINY, "--env-id", "Pendulum-v1", "--total-steps", "1200", "--checkpoint-every", "400", "--run-dir", str(run_dir)]
     env = dict(os.environ, JIRL_NO_PROGRESS="1")
@@ -79,7 +74,7 @@ def test_killed_sac_run_resumes(tmp_path):
     steps_logged = [json.loads(line)["env_steps"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert steps_logged and max(steps_logged) < 1200
 
-    out = _script("sac.py", *args, "--resume")
+    out = run_script("sac.py", *args, "--resume")
     assert out.returncode == 0, out.stderr[-2000:]
     assert "resumed" in out.stdout
     summary = json.loads(out.stdout.strip().splitlines()[-1])
@@ -90,7 +85,7 @@ def test_killed_sac_run_resumes(tmp_path):
     assert len(list(run_dir.glob("buffer-*.npz"))) == 1
 
     # the final policy evaluates through the evaluate script
-    ev = _script("evaluate.py", "--policy", str(run_dir / "policy.msgpack"), "--env", "Pendulum-v1", "--episodes", "2")
+    ev = run_script("evaluate.py", "--policy", str(run_dir / "policy.msgpack"), "--env", "Pendulum-v1", "--episodes", "2")
     assert ev.returncode == 0, ev.stderr
     result = json.loads(ev.stdout.strip().splitlines()[-1])
     assert result["episodes"] == 2 and np.isfinite(result["mean_return"])
@@ -109,13 +104,14 @@ def test_killed_sac_run_resumes(tmp_path):
         ("collect.py", ["--policy", "random", "--out", "{tmp}/x.txt"], "must end with .npz"),
         ("collect.py", ["--policy", "random", "--out", "{tmp}/exists.npz"], "exists; pass --overwrite"),
         ("compare.py", ["--num-demos", "0", "--out-dir", "{tmp}/c"], "--num-demos needs one or more counts >= 1"),
+        ("evaluate.py", ["--policy", "random", "--env", "Pendulum-v1", "--watch-obs", "3"], "--watch-obs must be an observation index"),
         ("compare.py", ["--env-id", "Hopper-v5", "--out-dir", "{tmp}/c"], "no expert/random reference returns"),
     ],
 )
-def test_user_mistakes_give_one_line_and_exit_2(tmp_path, script, args, pattern):
+def test_user_mistakes_give_one_line_and_exit_2(tmp_path, run_script, script, args, pattern):
     (tmp_path / "garbage.msgpack").write_bytes(b"\x00\x01garbage")
     (tmp_path / "exists.npz").write_bytes(b"keep me")
-    out = _script(script, *[a.format(tmp=tmp_path) for a in args])
+    out = run_script(script, *[a.format(tmp=tmp_path) for a in args])
     assert out.returncode == 2, out.stderr[-2000:]
     assert "Traceback" not in out.stderr
     err_lines = [line for line in out.stderr.splitlines() if line.startswith("error:")]
@@ -155,3 +151,16 @@ def test_best_policy_is_kept_and_reevaluated_on_fresh_episodes(tmp_path):
     assert report["best_eval_env_steps"] == 10 and report["best_policy_fresh_episodes"] == 2
     assert np.isfinite(report["best_policy_fresh_mean_return"])
     assert report["best_policy_fresh_normalized_score"] == pytest.approx((report["best_policy_fresh_mean_return"] + 1000.0) / 1000.0)
+
+
+def test_evaluate_watch_obs_counts_episodes_over_the_limit(run_script):
+    # Pendulum's obs[2] is the angular velocity; with seed 0 random torques swing it past 4 in some episodes only
+    out = run_script("evaluate.py", "--policy", "random", "--env", "Pendulum-v1", "--episodes", "6", "--watch-obs", "2", "--watch-limit", "4.0")
+    assert out.returncode == 0, out.stderr[-2000:]
+    s = json.loads(out.stdout.strip().splitlines()[-1])
+    w = s["watch"]
+    flagged = [f is not None for f in w["first_step_over"]]
+    assert w["episodes_over_limit"] == sum(flagged) and len(flagged) == 6
+    assert flagged == [m > 4.0 for m in w["max_abs_per_episode"]] and 0 < sum(flagged) < 6
+    others = [r for r, f in zip(s["returns"], flagged, strict=True) if not f]
+    assert abs(w["mean_return_others"] - sum(others) / len(others)) < 0.1  # returns are rounded to 0.1

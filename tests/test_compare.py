@@ -2,15 +2,11 @@
 end-to-end BC comparison writes table, figure and results."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from jirl.loops.compare import CompareConfig, adopt_finished_gail, cell_scores, collect, markdown_table
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def fake_gail_run(run_dir: Path, num_demos: int, seed: int, total_steps: int, final_steps: int, score: float) -> None:
@@ -55,10 +51,10 @@ def test_table_reports_mean_and_std_over_seeds_and_marks_missing_cells(tmp_path)
     assert next(line for line in table.splitlines() if line.startswith("| DAgger")).count("not run") == 2
 
 
-def test_compare_script_tiny_bc_run_then_skips_finished_cells(tmp_path):
-    args = [sys.executable, str(ROOT / "experiments" / "compare.py"), "--methods", "bc", "--num-demos", "1", "--num-seeds", "2"]
+def test_compare_script_tiny_bc_run_then_skips_finished_cells(tmp_path, run_script):
+    args = ["--methods", "bc", "--num-demos", "1", "--num-seeds", "2"]
     args += ["--eval-episodes", "1", "--bc.max-epochs", "3", "--out-dir", str(tmp_path)]
-    out = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    out = run_script("compare.py", *args)
     assert out.returncode == 0, out.stderr[-2000:]
     s = json.loads(out.stdout.strip().splitlines()[-1])
     assert s["cells_finished"] == 1 and set(s["normalized_score"]["bc"]) == {"1"}
@@ -67,7 +63,7 @@ def test_compare_script_tiny_bc_run_then_skips_finished_cells(tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())["results"]
     assert len(results["bc"]["1"]["scores"]) == 2
     stamp = (tmp_path / "bc-1demos" / "summary.json").stat().st_mtime_ns
-    again = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    again = run_script("compare.py", *args)
     assert again.returncode == 0 and '"status": "training"' not in again.stdout
     assert (tmp_path / "bc-1demos" / "summary.json").stat().st_mtime_ns == stamp  # nothing retrained
 

@@ -2,9 +2,6 @@
 Monte Carlo), the IRL gradient's fixed point, and reward recovery."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -13,8 +10,6 @@ import pytest
 
 from jirl.algorithms import maxent_irl as mi
 from jirl.envs import tabular
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def three_state_mdp(horizon, gamma):
@@ -169,36 +164,14 @@ def test_evaluate_reward_of_truth_is_optimal():
     assert float(soft) <= float(ev["optimal_return"]) + 1e-5
 
 
-def test_experiment_script_small(tmp_path):
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "experiments" / "maxent_irl.py"),
-            "--worlds",
-            "grid5",
-            "--num-demos",
-            "300",
-            "--num-seeds",
-            "2",
-            "--linear.iterations",
-            "150",
-            "--run-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+def test_experiment_script_small(tmp_path, run_script):
+    args = ["--worlds", "grid5", "--num-demos", "300", "--num-seeds", "2", "--linear.iterations", "150", "--run-dir", tmp_path]
+    out = run_script("maxent_irl.py", *args)
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     assert set(summary["results"]) == {"grid5/linear"}
     assert summary["results"]["grid5/linear"]["return_ratio_mean"] > 0.9
     assert (tmp_path / "maxent_irl.png").stat().st_size > 10_000
     assert "| gridworld-5x5 | linear |" in (tmp_path / "table.md").read_text()
-    bad = subprocess.run(
-        [sys.executable, str(ROOT / "experiments" / "maxent_irl.py"), "--num-demos", "0", "--run-dir", str(tmp_path / "x")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    bad = run_script("maxent_irl.py", "--num-demos", "0", "--run-dir", tmp_path / "x", timeout=300)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.strip().startswith("error:")

@@ -2,9 +2,6 @@
 kept), the oracle metric, REINFORCE direction, MLE and discriminator learning, and a tiny end-to-end run."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -13,7 +10,6 @@ import numpy as np
 from jirl.algorithms import seqgan as sg
 from jirl.nets import LSTMTokenModel, lstm_zero_carry
 
-ROOT = Path(__file__).resolve().parents[1]
 CFG = sg.SeqGANConfig(vocab=12, seq_len=6, emb=8, hidden=16, batch_size=32, num_rollouts=4, d_emb=8, d_filters=((2, 8), (3, 8)))
 
 
@@ -127,19 +123,19 @@ def test_mle_learns_the_oracle_and_the_discriminator_separates_real_from_uniform
     assert acc > 0.9, acc
 
 
-def test_seqgan_script_tiny_run_and_resume(tmp_path):
-    args = [sys.executable, str(ROOT / "experiments" / "seqgan.py"), "--num-seeds", "2", "--num-train", "256", "--num-eval", "64"]
+def test_seqgan_script_tiny_run_and_resume(tmp_path, run_script):
+    args = ["--num-seeds", "2", "--num-train", "256", "--num-eval", "64"]
     args += ["--pretrain-epochs", "2", "--d-pretrain-rounds", "1", "--adv-epochs", "2", "--num-negatives", "128", "--eval-every", "1"]
     args += ["--checkpoint-every", "1", "--model.vocab", "20", "--model.seq-len", "8", "--model.num-rollouts", "2", "--run-dir", str(tmp_path)]
-    out = subprocess.run(args, capture_output=True, text=True, timeout=900)
+    out = run_script("seqgan.py", *args, timeout=900)
     assert out.returncode == 0, out.stderr[-2000:]
     s = json.loads(out.stdout.strip().splitlines()[-1])
     assert len(s["margin_per_seed"]) == 2 and s["epochs"] == 4
     assert np.isclose(s["margin_nats"], s["mle_nll_oracle"] - s["seqgan_nll_oracle"], atol=1e-5)
     for name in ("curves.jsonl", "seqgan.png", "results.json", "checkpoint.msgpack"):
         assert (tmp_path / name).is_file(), name
-    again = subprocess.run(args, capture_output=True, text=True, timeout=900)  # same folder without --resume
+    again = run_script("seqgan.py", *args, timeout=900)  # same folder without --resume
     assert again.returncode == 2 and "pass --resume" in again.stderr and "Traceback" not in again.stderr
-    resumed = subprocess.run([*args, "--resume", "--adv-epochs", "3"], capture_output=True, text=True, timeout=900)
+    resumed = run_script("seqgan.py", *args, "--resume", "--adv-epochs", "3", timeout=900)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert json.loads(resumed.stdout.strip().splitlines()[-1])["epochs"] == 5

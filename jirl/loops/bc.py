@@ -270,13 +270,11 @@ def train_dagger(cfg: DAggerTrainConfig) -> dict:
         atomic_write_bytes(run_dir / "rounds.jsonl", "".join(json.dumps(h) + "\n" for h in history).encode())
 
     def evaluated(r: int) -> dict:
+        """Round ``r``'s scores (its ``returns_per_seed`` included); with --no-eval-rounds only the last round's."""
         if not cfg.eval_rounds and r < cfg.rounds:
             return {}
-        nonlocal returns
-        returns = evaluate_seeds(eval_env, learners, params, cfg)
-        return seed_summary(cfg.env_id, returns)
+        return seed_summary(cfg.env_id, evaluate_seeds(eval_env, learners, params, cfg))
 
-    returns = None
     record({"round": 0, "beta": 1.0, "transitions": int(data_obs.shape[1]), **evaluated(0)})
     for r in range(1, cfg.rounds + 1):
         beta = dagger.beta_schedule(r, cfg.beta0, cfg.beta_decay)
@@ -291,6 +289,7 @@ def train_dagger(cfg: DAggerTrainConfig) -> dict:
         record({"round": r, "beta": beta, "expert_action_share": frac_expert, "transitions": int(data_obs.shape[1]), **evaluated(r)})
     env.close()
     eval_env.close()
+    returns = np.asarray(history[-1]["returns_per_seed"])  # the last round is always evaluated
     paths = save_policies(run_dir, learners, params, cfg, "dagger", returns)
     if all("normalized_score" in h for h in history):
         plot_rounds(

@@ -83,6 +83,31 @@ class EvaluateConfig:
     save_reference: Literal["none", "random", "expert"] = "none"
     """Record this result as the env's random or expert reference return (jirl/experts/references.json),
     used for normalized scores."""
+    watch_obs: int | None = None
+    """Observation index to watch in every episode, e.g. 1 = HalfCheetah's torso pitch: the summary then counts
+    the episodes in which |obs[index]| exceeded --watch-limit (for the pitch: the cheetah flipped over), the
+    first step it did, and the mean return with and without those episodes."""
+    watch_limit: float = float(np.pi / 2)
+    """Threshold on |obs[--watch-obs]| (default pi/2)."""
+
+
+def watch_summary(env_id: str, returns: np.ndarray, trajectories: list[dict], index: int, limit: float) -> dict:
+    """Which episodes had ``|obs[index]| > limit``, when first, and the mean return of the others."""
+    over = [np.flatnonzero(np.abs(t["obs"][:, index]) > limit) for t in trajectories]
+    hit = np.array([len(o) > 0 for o in over])
+    out = {
+        "index": index,
+        "limit": limit,
+        "episodes_over_limit": int(hit.sum()),
+        "first_step_over": [int(o[0]) if len(o) else None for o in over],
+        "max_abs_per_episode": [round(float(np.abs(t["obs"][:, index]).max()), 3) for t in trajectories],
+    }
+    if (~hit).any():
+        out["mean_return_others"] = float(returns[~hit].mean())
+        score = normalized_score(env_id, out["mean_return_others"])
+        if score is not None:
+            out["normalized_score_others"] = score
+    return out
 
 
 def evaluate(cfg: EvaluateConfig) -> dict:
@@ -91,7 +116,10 @@ def evaluate(cfg: EvaluateConfig) -> dict:
     t0 = time.time()
     env = make_env(cfg.env, min(cfg.num_envs, cfg.episodes), cfg.seed)
     policy, _ = resolve_policy(cfg.policy, env, cfg.seed)
-    returns, lengths, _ = run_episodes(env, policy, cfg.episodes, seed=cfg.seed)
+    if cfg.watch_obs is not None and not 0 <= cfg.watch_obs < env.obs_dim:
+        raise UserError(f"--watch-obs must be an observation index in [0, {env.obs_dim}) for {cfg.env}")
+    record = cfg.watch_obs is not None
+    returns, lengths, trajectories = run_episodes(env, policy, cfg.episodes, seed=cfg.seed, record=record)
     summary = {
         "mean_return": float(returns.mean()),
         "std_return": float(returns.std()),
@@ -105,6 +133,8 @@ def evaluate(cfg: EvaluateConfig) -> dict:
         "policy": cfg.policy,
         "seed": cfg.seed,
     }
+    if record:
+        summary["watch"] = watch_summary(cfg.env, returns, trajectories, cfg.watch_obs, cfg.watch_limit)
     if cfg.save_reference != "none":
         save_reference(cfg.env, cfg.save_reference, summary)
     score = normalized_score(cfg.env, summary["mean_return"])
