@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 import shutil
+import sys
 from pathlib import Path
 
 from jirl.cli import run
@@ -35,6 +37,32 @@ class ShipConfig:
     """Refuse to ship a policy whose mean evaluation return is below this."""
 
 
+def train_command(train_cfg: dict) -> str:
+    """The experiments/sac.py command line of a run: the options whose values differ from the defaults."""
+    from jirl.loops.common import config_to_dict
+    from jirl.loops.sac import SACTrainConfig
+
+    default = config_to_dict(SACTrainConfig())
+    args = ["python", "experiments/sac.py"]
+    for name, value in train_cfg.items():
+        pairs = (
+            [(f"{name}.{k}", v, default.get(name, {}).get(k)) for k, v in value.items()]
+            if isinstance(value, dict)
+            else [(name, value, default.get(name))]
+        )
+        for flag, v, d in pairs:
+            if v == d or flag == "resume":
+                continue
+            flag = "--" + flag.replace("_", "-")
+            if isinstance(v, bool):
+                args.append(flag if v else flag.replace("--", "--no-", 1))
+            elif isinstance(v, list):
+                args += [flag, *map(str, v)]
+            else:
+                args += [flag, str(v)]
+    return shlex.join(args)
+
+
 def ship(cfg: ShipConfig) -> dict:
     run_dir = Path(cfg.run_dir)
     policy_src = run_dir / "policy.msgpack"
@@ -54,23 +82,33 @@ def ship(cfg: ShipConfig) -> dict:
     if (run_dir / "curve.png").exists():
         shutil.copyfile(run_dir / "curve.png", out / "training_curve.png")
     ev = evaluate(EvaluateConfig(policy=str(out / "policy.msgpack"), env=env_id, episodes=cfg.eval_episodes, seed=0, save_reference="expert"))
-    demos = collect(CollectConfig(policy=str(out / "policy.msgpack"), out=str(out / "demos.npz"), env=env_id, episodes=cfg.episodes, seed=1000, overwrite=True))
+    demos = collect(
+        CollectConfig(policy=str(out / "policy.msgpack"), out=str(out / "demos.npz"), env=env_id, episodes=cfg.episodes, seed=1000, overwrite=True)
+    )
     info = {
         "env_id": env_id,
         "algorithm": "SAC (jirl)",
-        "train_command": f"python experiments/sac.py --run-dir {run_dir} --checkpoint-every {train_cfg['checkpoint_every']}",
+        "train_command": train_command(train_cfg),
         "train_env_steps": meta["step"],
         "train_wall_s": round(meta["wall_s"], 1),
         "train_config": train_cfg,
         "evaluation": ev,
         "demonstrations": demos,
-        "ship_command": f"python experiments/ship_expert.py --run-dir {run_dir}",
+        "ship_command": shlex.join(["python", "experiments/ship_expert.py", *sys.argv[1:]]),
         "machine": machine_description(),
     }
     atomic_write_bytes(out / "info.json", (json.dumps(info, indent=2) + "\n").encode())
-    return {"env_id": env_id, "expert_mean_return": ev["mean_return"], "expert_std_return": ev["std_return"],
-            "demo_mean_return": demos["mean_return"], "demo_episodes": demos["episodes"], "demo_bytes": demos["bytes"],
-            "train_env_steps": meta["step"], "train_wall_s": round(meta["wall_s"], 1), "out": str(out)}
+    return {
+        "env_id": env_id,
+        "expert_mean_return": ev["mean_return"],
+        "expert_std_return": ev["std_return"],
+        "demo_mean_return": demos["mean_return"],
+        "demo_episodes": demos["episodes"],
+        "demo_bytes": demos["bytes"],
+        "train_env_steps": meta["step"],
+        "train_wall_s": round(meta["wall_s"], 1),
+        "out": str(out),
+    }
 
 
 if __name__ == "__main__":

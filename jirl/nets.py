@@ -118,6 +118,33 @@ class Discriminator(nn.Module):
         return MLP(self.hidden, 1, activation=self.activation, out_scale=1.0)(x)[..., 0]
 
 
+def _patches_3x3_stride2(x: jax.Array) -> jax.Array:
+    """``[B, H, W, C] -> [B, ceil(H/2), ceil(W/2), 9 C]``: the 3x3 neighbourhoods (zero padding) of every second
+    pixel, so that a stride-2 3x3 convolution is one matmul (XLA's CPU convolution is ~50x slower at these
+    sizes)."""
+    H, W = x.shape[1], x.shape[2]
+    x = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    return jnp.concatenate([x[:, i : i + H : 2, j : j + W : 2] for i in range(3) for j in range(3)], axis=-1)
+
+
+class ConvEncoder(nn.Module):
+    """Features of small images: ``[..., H, W, C] -> [..., features]``. Strided 3x3 convolutions (ReLU, each one
+    matmul on stacked patches), then one dense layer with a tanh, so the features are bounded (the
+    third-person feature extractor)."""
+
+    channels: Sequence[int] = (16, 16)
+    features: int = 32
+
+    @nn.compact
+    def __call__(self, img: jax.Array) -> jax.Array:
+        batch = img.shape[:-3]
+        x = img.reshape((-1,) + img.shape[-3:])
+        for c in self.channels:
+            x = nn.relu(nn.Dense(c, kernel_init=default_init())(_patches_3x3_stride2(x)))
+        x = nn.tanh(nn.Dense(self.features, kernel_init=default_init(1.0))(x.reshape(x.shape[0], -1)))
+        return x.reshape(batch + (self.features,))
+
+
 class LSTMTokenModel(nn.Module):
     """One step of an autoregressive LSTM over tokens ``0 .. vocab-1`` (id ``vocab`` is the start symbol):
     ``(carry, tokens [...]) -> (carry, next-token logits [..., vocab])``. Scans over time live in the algorithms
