@@ -120,7 +120,14 @@ def _train_toy(domain_confusion):
     """Train on the toy pools; return (trained domain head's accuracy, fresh linear probe's accuracy) on held-out
     same-behaviour frames of the two domains (A non-expert vs B learner), and the behaviour head's accuracy."""
     cfg = tp.ThirdPersonConfig(
-        channels=(8,), features=8, hidden=(16,), domain_confusion=domain_confusion, batch_size=128, grad_penalty=0.0, learning_rate=3e-4
+        channels=(8,),
+        features=8,
+        hidden=(16,),
+        domain_hidden=(16,),
+        domain_confusion=domain_confusion,
+        batch_size=128,
+        grad_penalty=0.0,
+        learning_rate=3e-4,
     )
     state = tp.init(cfg, jax.random.PRNGKey(0), (4, 4, 1))
     expert, others = _toy_pools(jax.random.PRNGKey(1))
@@ -160,6 +167,13 @@ def test_loss_metrics_and_reward_shapes():
         tp.loss(cfg, state.params, {"clips": clips}, {"learner": clips[:4], "nonexpert": clips[:4]}, jax.random.PRNGKey(1))
     # gail reward = softplus(logit) >= 0
     assert float(tp.reward(dataclasses.replace(cfg, reward="gail"), state.params, clips).min()) >= 0.0
+    # the variants: domain classifier on non-expert frames only; own-state decoding of the learner's frames
+    others = {"learner": clips, "nonexpert": clips, "learner_obs": obs}
+    cfg2 = dataclasses.replace(cfg, domain_frames="nonexpert", own_state_coef=1.0)
+    total2, m2 = tp.loss(cfg2, state.params, {"clips": clips}, others, jax.random.PRNGKey(1))
+    assert jnp.isfinite(total2) and float(m2["own_state_loss"]) > 0.0 and float(m["own_state_loss"]) == 0.0
+    grads = jax.grad(lambda p: tp.loss(cfg2, p, {"clips": clips}, others, jax.random.PRNGKey(1))[0])(state.params)
+    assert float(jnp.abs(grads["own_state"]["params"]["kernel"]).sum()) > 0.0
 
 
 # --- the benchmark script -----------------------------------------------------------------------------------

@@ -20,14 +20,19 @@ GAIL's discriminator (the DAC-style SAC loop in ``jirl/loops/third_person.py``) 
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 import chex
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
 
 from jirl.algorithms.gail import DiscState, RewardKind, adversarial_train_steps, classification_loss, reward_from_logits
 from jirl.nets import ConvEncoder, Discriminator
+
+OWN_STATE_DIM = 2
+"""The auxiliary head decodes the first two observation entries (Pendulum-v1: cos and sin of the angle)."""
 
 
 @jax.custom_vjp
@@ -57,7 +62,9 @@ class ThirdPersonConfig:
     features: int = 32
     """Feature size (tanh-bounded)."""
     hidden: tuple[int, ...] = (64,)
-    """Hidden sizes (tanh) of the behaviour discriminator and of the domain classifier."""
+    """Hidden sizes (tanh) of the behaviour discriminator."""
+    domain_hidden: tuple[int, ...] = (64,)
+    """Hidden sizes (tanh) of the domain classifier."""
     domain_confusion: float = 1.0
     """lambda: weight of the reversed domain-classifier gradient in the feature extractor (0: no domain
     confusion, i.e. plain GAIL on pixels)."""
@@ -70,22 +77,30 @@ class ThirdPersonConfig:
     grad_penalty: float = 10.0
     """Weight of the gradient penalty (||grad l|| - 1)^2 of the behaviour head with respect to its input
     features, on expert/learner interpolates (0 turns it off)."""
+    domain_frames: Literal["all", "nonexpert"] = "all"
+    """Frames of the expert's domain the domain classifier sees: all (expert and non-expert clips, as in the
+    paper) or only the non-expert ones, whose behaviour matches a beginning learner's."""
+    own_state_coef: float = 0.0
+    """Weight of an auxiliary loss that decodes the learner's own observation from the features of its own
+    frames (proprioception the learner has anyway); keeps the learner's features informative, which the
+    domain classifier alone would let collapse. Needs ``others["learner_obs"]``."""
     reward: RewardKind = "gail"
     """Reward from the behaviour logit: gail = -log(1-D), logd = log D, airl = log D - log(1-D)."""
 
 
 def _modules(config: ThirdPersonConfig):
-    return ConvEncoder(config.channels, config.features), Discriminator(config.hidden), Discriminator(config.hidden)
+    return ConvEncoder(config.channels, config.features), Discriminator(config.hidden), Discriminator(config.domain_hidden)
 
 
 def init(config: ThirdPersonConfig, key: chex.PRNGKey, frame_shape: tuple[int, int, int]) -> DiscState:
     """Parameters ``{"encoder", "behaviour", "domain"}`` and their Adam state."""
     enc, beh, dom = _modules(config)
-    k1, k2, k3 = jax.random.split(key, 3)
+    k1, k2, k3, k4 = jax.random.split(key, 4)
     params = {
         "encoder": enc.init(k1, jnp.zeros((1, *frame_shape))),
         "behaviour": beh.init(k2, jnp.zeros((1, 2 * config.features))),
         "domain": dom.init(k3, jnp.zeros((1, config.features))),
+        "own_state": nn.Dense(OWN_STATE_DIM).init(k4, jnp.zeros((1, config.features))),
     }
     return DiscState(params=params, opt_state=optax.adam(config.learning_rate).init(params))
 
@@ -135,12 +150,18 @@ def loss(config: ThirdPersonConfig, params, expert: dict, others: dict, key: che
     bce_q, metrics = classification_loss(le, lq)
     bce_n, metrics_n = classification_loss(le, ln)
     behaviour = 0.5 * (bce_q + bce_n)
-    d_a = domain_logits(config, params, jnp.concatenate([fe, fn], axis=0), config.domain_confusion)
+    f_a = jnp.concatenate([fe, fn], axis=0) if config.domain_frames == "all" else fn
+    d_a = domain_logits(config, params, f_a, config.domain_confusion)
     d_b = domain_logits(config, params, fq, config.domain_confusion)
     domain = jnp.mean(optax.sigmoid_binary_cross_entropy(d_a, jnp.ones_like(d_a))) + jnp.mean(
         optax.sigmoid_binary_cross_entropy(d_b, jnp.zeros_like(d_b))
     )
     total = behaviour + domain
+    own = jnp.zeros(())
+    if config.own_state_coef:
+        target = others["learner_obs"][:, :OWN_STATE_DIM]
+        own = jnp.mean(jnp.sum((nn.Dense(OWN_STATE_DIM).apply(params["own_state"], fq[:, 0]) - target) ** 2, axis=-1))
+        total = total + config.own_state_coef * own
     gp = jnp.zeros(())
     if config.grad_penalty:
         eps = jax.random.uniform(key, (B, 1, 1))
@@ -156,6 +177,7 @@ def loss(config: ThirdPersonConfig, params, expert: dict, others: dict, key: che
         domain_loss=domain,
         domain_acc=domain_acc,
         disc_grad_penalty=gp,
+        own_state_loss=own,
     )
     return total, metrics
 
@@ -168,4 +190,14 @@ def train_steps(config: ThirdPersonConfig, state: DiscState, expert: dict, other
 
 
 def metric_names() -> tuple[str, ...]:
-    return ("disc_loss", "disc_acc_expert", "disc_acc_policy", "disc_acc_nonexpert", "disc_entropy", "domain_loss", "domain_acc", "disc_grad_penalty")
+    return (
+        "disc_loss",
+        "disc_acc_expert",
+        "disc_acc_policy",
+        "disc_acc_nonexpert",
+        "disc_entropy",
+        "domain_loss",
+        "domain_acc",
+        "disc_grad_penalty",
+        "own_state_loss",
+    )

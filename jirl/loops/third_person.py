@@ -118,6 +118,7 @@ def train(cfg: RunOptions, setting: str, seed: int, run_dir: str, resume: bool =
         expert = {"clips": render_pairs(expert_obs[ie], expert_next[ie], EXPERT_CAMERA)}
         others = {
             "learner": render_pairs(rows.obs, rows.next_obs, learner_camera),
+            "learner_obs": rows.obs,  # the learner's own observations, for the optional own-state loss only
             "nonexpert": render_pairs(non_obs[i_n], non_next[i_n], EXPERT_CAMERA),
         }
         return tp.train_steps(tcfg, disc, expert, others, k_train, tcfg.steps_per_update)
@@ -225,7 +226,7 @@ def bench_table(cfg: ThirdPersonBenchConfig, res: dict) -> tuple[str, dict]:
         closed = gap_closed(means["same-domain"], means["cross-domain"], means["third-person"])
     if closed is not None:
         lines.append("")
-        lines.append(f"Third-person imitation closes {100 * closed:.0f}% of the gap between cross-domain and same-domain GAIL (bar: 50%).")
+        lines.append(f"Third-person imitation closes {100 * closed:.1f}% of the gap between cross-domain and same-domain GAIL (bar: 50%).")
     return "\n".join(lines) + "\n", {"means": means, "gap_closed": closed}
 
 
