@@ -134,11 +134,15 @@ class ConvEncoder(nn.Module):
 
     channels: Sequence[int] = (16, 16)
     features: int = 32
+    normalize: bool = False
+    """Standardize each image channel (zero mean, unit variance over its pixels) before the convolutions."""
 
     @nn.compact
     def __call__(self, img: jax.Array) -> jax.Array:
         batch = img.shape[:-3]
         x = img.reshape((-1,) + img.shape[-3:])
+        if self.normalize:
+            x = (x - x.mean(axis=(1, 2), keepdims=True)) / (x.std(axis=(1, 2), keepdims=True) + 1e-3)
         for c in self.channels:
             x = nn.relu(nn.Dense(c, kernel_init=default_init())(_patches_3x3_stride2(x)))
         x = nn.tanh(nn.Dense(self.features, kernel_init=default_init(1.0))(x.reshape(x.shape[0], -1)))

@@ -12,7 +12,7 @@ import optax
 import pytest
 
 from jirl.algorithms import third_person as tp
-from jirl.envs.pixels import EXPERT_CAMERA, LEARNER_CAMERA, render_pairs, render_pendulum
+from jirl.envs.pixels import EXPERT_CAMERA, LEARNER_CAMERA, RECOLOURED_CAMERA, render_pairs, render_pendulum
 from jirl.nets import _patches_3x3_stride2
 
 
@@ -51,6 +51,12 @@ def test_cameras_render_the_angle_and_differ():
     assert y2 > py + 2 and abs(x2 - px) < 1  # hanging down
     other = render_pendulum(obs, LEARNER_CAMERA)
     assert float(jnp.abs(other - frames).mean()) > 0.3  # a different domain
+    # the recoloured view: same geometry (same ink), other colours
+    recoloured = render_pendulum(obs, RECOLOURED_CAMERA)
+    ink_r = jnp.abs(recoloured - jnp.asarray(RECOLOURED_CAMERA.background)).sum(-1)
+    assert float(jnp.abs(recoloured - frames).mean()) > 0.3
+    for i in range(3):
+        assert np.allclose(centroid(ink_r[i]), centroid(ink[i]), atol=1.0)
     clips = render_pairs(obs, obs[::-1], EXPERT_CAMERA)
     chex.assert_shape(clips, (3, 2, 16, 16, 3))
     np.testing.assert_allclose(clips[:, 0], frames)
@@ -122,6 +128,7 @@ def _train_toy(domain_confusion):
     cfg = tp.ThirdPersonConfig(
         channels=(8,),
         features=8,
+        normalize_frames=False,  # the toy's domain is a brightness offset, which normalization would remove
         hidden=(16,),
         domain_hidden=(16,),
         domain_confusion=domain_confusion,

@@ -61,6 +61,9 @@ class ThirdPersonConfig:
     """Channels of the strided 3x3 convolutions of the feature extractor."""
     features: int = 32
     """Feature size (tanh-bounded)."""
+    normalize_frames: bool = True
+    """Standardize every frame per colour channel before the feature extractor (removes global brightness and
+    contrast differences between the views)."""
     hidden: tuple[int, ...] = (64,)
     """Hidden sizes (tanh) of the behaviour discriminator."""
     domain_hidden: tuple[int, ...] = (64,)
@@ -89,7 +92,7 @@ class ThirdPersonConfig:
 
 
 def _modules(config: ThirdPersonConfig):
-    return ConvEncoder(config.channels, config.features), Discriminator(config.hidden), Discriminator(config.domain_hidden)
+    return ConvEncoder(config.channels, config.features, config.normalize_frames), Discriminator(config.hidden), Discriminator(config.domain_hidden)
 
 
 def init(config: ThirdPersonConfig, key: chex.PRNGKey, frame_shape: tuple[int, int, int]) -> DiscState:

@@ -48,6 +48,12 @@ LEARNER_CAMERA = Camera(pivot=(9.0, 7.5), length=5.5, roll=0.25, width=1.0, rod=
 """The learner's viewpoint: red rod with a green bob on light grey, off-centre, zoomed out, camera rolled
 by 0.25 rad (14 degrees)."""
 
+RECOLOURED_CAMERA = dataclasses.replace(EXPERT_CAMERA, rod=LEARNER_CAMERA.rod, bob=LEARNER_CAMERA.bob, background=LEARNER_CAMERA.background)
+"""The expert's geometry with the learner's colours: a colour-only domain change (the paper's pendulum)."""
+
+LEARNER_VIEWS = {"moved": LEARNER_CAMERA, "recoloured": RECOLOURED_CAMERA}
+"""Named learner viewpoints of the third-person benchmark."""
+
 
 def _coverage(dist: jax.Array, half_width: float) -> jax.Array:
     """Smooth 0..1 ink coverage of a pixel at ``dist`` pixels from a stroke of half-width ``half_width``."""

@@ -33,7 +33,7 @@ from jirl.algorithms import sac
 from jirl.algorithms import third_person as tp
 from jirl.buffers import buffer_sample
 from jirl.data import DemoError, load_demonstrations
-from jirl.envs.pixels import EXPERT_CAMERA, LEARNER_CAMERA, render_pairs
+from jirl.envs.pixels import EXPERT_CAMERA, LEARNER_VIEWS, render_pairs
 from jirl.loops.common import UserError
 from jirl.references import EXPERTS_DIR, reference_lines
 
@@ -63,20 +63,26 @@ class RunOptions:
     """Episodes per evaluation."""
     checkpoint_every: int = 2_500
     """Write a resumable checkpoint every this many env steps (0: only at the end)."""
+    view: Literal["moved", "recoloured"] = "recoloured"
+    """The learner's camera: moved (other colours, off-centre, zoomed out, rolled 14 degrees) or recoloured
+    (the expert's geometry in other colours)."""
     sac: sac.SACConfig = sac.SACConfig()
     tp: tp.ThirdPersonConfig = tp.ThirdPersonConfig()
 
 
-def setting_parts(setting: str, tcfg: tp.ThirdPersonConfig):
-    """``(learner camera, third-person config)`` of a setting: the viewpoint and lambda are all that differ."""
+def setting_parts(setting: str, tcfg: tp.ThirdPersonConfig, view: str = "recoloured"):
+    """``(learner camera, third-person config)`` of a setting: the viewpoint and lambda are all that differ.
+    ``view`` names the learner's camera in the cross-domain settings (:data:`jirl.envs.pixels.LEARNER_VIEWS`)."""
+    if view not in LEARNER_VIEWS:
+        raise UserError(f"unknown view {view!r}; choose from {', '.join(LEARNER_VIEWS)}")
     if setting == "same-domain":
         return EXPERT_CAMERA, dataclasses.replace(tcfg, domain_confusion=0.0)
     if setting == "cross-domain":
-        return LEARNER_CAMERA, dataclasses.replace(tcfg, domain_confusion=0.0)
+        return LEARNER_VIEWS[view], dataclasses.replace(tcfg, domain_confusion=0.0)
     if setting == "third-person":
         if tcfg.domain_confusion <= 0:
             raise UserError("--run.tp.domain-confusion must be > 0 for the third-person setting (0 is the cross-domain setting)")
-        return LEARNER_CAMERA, tcfg
+        return LEARNER_VIEWS[view], tcfg
     raise UserError(f"unknown setting {setting!r}; choose from {', '.join(SETTINGS)}")
 
 
@@ -96,7 +102,7 @@ def train(cfg: RunOptions, setting: str, seed: int, run_dir: str, resume: bool =
     from jirl.loops.sac import OffPolicyImitation, SACTrainConfig
     from jirl.loops.sac import train as sac_train
 
-    learner_camera, tcfg = setting_parts(setting, cfg.tp)
+    learner_camera, tcfg = setting_parts(setting, cfg.tp, cfg.view)
     if cfg.num_demos < 1 or cfg.nonexpert_episodes < 1:
         raise UserError("--num-demos and --nonexpert-episodes must be >= 1")
     try:
@@ -266,7 +272,7 @@ def bench(cfg: ThirdPersonBenchConfig) -> dict:
     if not cfg.settings or not cfg.seeds:
         raise UserError("--settings and --seeds must not be empty")
     for setting in cfg.settings:
-        setting_parts(setting, cfg.run.tp)  # validate before training
+        setting_parts(setting, cfg.run.tp, cfg.run.view)  # validate before training
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if not cfg.table_only:
@@ -316,6 +322,8 @@ class ProbeConfig:
     """Held-out clips per test group."""
     seed: int = 0
     """Seed of the discriminator and the probe."""
+    view: Literal["moved", "recoloured"] = "recoloured"
+    """The learner's camera (see the benchmark's --run.view)."""
     tp: tp.ThirdPersonConfig = tp.ThirdPersonConfig()
 
 
@@ -349,7 +357,7 @@ def probe(cfg: ProbeConfig) -> dict:
     rand = rng.choice(t_obs.shape[0], min(cfg.test_clips, t_obs.shape[0]), replace=False)
     rows, out = [], {}
     for setting in cfg.settings:
-        camera, tcfg = setting_parts(setting, cfg.tp)
+        camera, tcfg = setting_parts(setting, cfg.tp, cfg.view)
         state = tp.init(tcfg, jax.random.PRNGKey(cfg.seed), (EXPERT_CAMERA.size, EXPERT_CAMERA.size, 3))
         expert = {"clips": render_pairs(obs[:split], nxt[:split], EXPERT_CAMERA)}
         others = {"learner": render_pairs(l_obs, l_next, camera), "learner_obs": l_obs, "nonexpert": render_pairs(n_obs, n_next, EXPERT_CAMERA)}
