@@ -53,13 +53,14 @@ def train_command(train_cfg: dict) -> str:
         for flag, v, d in pairs:
             if v == d or flag == "resume":
                 continue
-            flag = "--" + flag.replace("_", "-")
+            prefix, _, leaf = flag.rpartition(".")
+            prefix = prefix.replace("_", "-") + "." if prefix else ""
+            leaf = leaf.replace("_", "-")
             if isinstance(v, bool):
-                args.append(flag if v else flag.replace("--", "--no-", 1))
-            elif isinstance(v, list):
-                args += [flag, *map(str, v)]
-            else:
-                args += [flag, str(v)]
+                args.append(f"--{prefix}{leaf}" if v else f"--{prefix}no-{leaf}")
+                continue
+            values = [str(x) for x in v] if isinstance(v, list) else [str(v)]
+            args += [f"--{prefix}{leaf}", *values]
     return shlex.join(args)
 
 
