@@ -104,7 +104,7 @@ def train(cfg: RunOptions, setting: str, seed: int, run_dir: str, resume: bool =
 
     learner_camera, tcfg = setting_parts(setting, cfg.tp, cfg.view)
     if cfg.num_demos < 1 or cfg.nonexpert_episodes < 1:
-        raise UserError("--num-demos and --nonexpert-episodes must be >= 1")
+        raise UserError("--run.num-demos and --run.nonexpert-episodes must be >= 1")
     try:
         demos = load_demonstrations(cfg.demos or DEFAULT_DEMOS, env_id=ENV_ID, obs_dim=3, action_dim=1).select_episodes(cfg.num_demos)
     except DemoError as e:
