@@ -106,12 +106,18 @@ def loss(config: DiscriminatorConfig, params, expert_x: jax.Array, policy_x: jax
     total = bce - config.entropy_bonus * metrics["disc_entropy"]
     gp = jnp.zeros(())
     if config.grad_penalty:
-        eps = jax.random.uniform(key, (expert_x.shape[0], 1))
-        x_hat = eps * expert_x + (1.0 - eps) * policy_x
-        grads = jax.vmap(jax.grad(lambda x: logits(config, params, x)))(x_hat)
-        gp = jnp.mean((jnp.sqrt(jnp.sum(grads**2, axis=-1) + 1e-12) - 1.0) ** 2)
+        gp = gradient_penalty(lambda x: logits(config, params, x), expert_x, policy_x, key)
         total = total + config.grad_penalty * gp
     return total, dict(metrics, disc_grad_penalty=gp)
+
+
+def gradient_penalty(logit_fn, expert_x: jax.Array, policy_x: jax.Array, key: chex.PRNGKey) -> jax.Array:
+    """``mean (||grad_x logit_fn(x_hat)|| - 1)^2`` over random interpolates ``x_hat`` of paired expert and policy
+    samples ``[B, ...]`` (the norm over all non-batch axes); ``logit_fn`` maps one sample to a scalar logit."""
+    eps = jax.random.uniform(key, (expert_x.shape[0],) + (1,) * (expert_x.ndim - 1))
+    x_hat = eps * expert_x + (1.0 - eps) * policy_x
+    grads = jax.vmap(jax.grad(logit_fn))(x_hat)
+    return jnp.mean((jnp.sqrt(jnp.sum(grads**2, axis=tuple(range(1, grads.ndim))) + 1e-12) - 1.0) ** 2)
 
 
 def adversarial_train_steps(loss_fn, optimizer, state: DiscState, expert: Any, policy: Any, key: chex.PRNGKey, num_steps: int, batch_size: int):

@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jirl.algorithms.gail import DiscState, RewardKind, adversarial_train_steps, classification_loss, reward_from_logits
+from jirl.algorithms.gail import DiscState, RewardKind, adversarial_train_steps, classification_loss, gradient_penalty, reward_from_logits
 from jirl.nets import ConvEncoder, Discriminator
 
 OWN_STATE_DIM = 2
@@ -47,7 +47,7 @@ def _reversal_fwd(x, scale):
 
 
 def _reversal_bwd(scale, g):
-    return (jax.tree_util.tree_map(lambda t: -scale * t, g), jnp.zeros_like(scale))
+    return -scale * g, jnp.zeros_like(scale)
 
 
 gradient_reversal.defvjp(_reversal_fwd, _reversal_bwd)
@@ -96,7 +96,7 @@ def _modules(config: ThirdPersonConfig):
 
 
 def init(config: ThirdPersonConfig, key: chex.PRNGKey, frame_shape: tuple[int, int, int]) -> DiscState:
-    """Parameters ``{"encoder", "behaviour", "domain"}`` and their Adam state."""
+    """Parameters ``{"encoder", "behaviour", "domain", "own_state"}`` and their Adam state."""
     enc, beh, dom = _modules(config)
     k1, k2, k3, k4 = jax.random.split(key, 4)
     params = {
@@ -166,11 +166,9 @@ def loss(config: ThirdPersonConfig, params, expert: dict, others: dict, key: che
         own = jnp.mean(jnp.sum((nn.Dense(OWN_STATE_DIM).apply(params["own_state"], fq[:, 0]) - target) ** 2, axis=-1))
         total = total + config.own_state_coef * own
     gp = jnp.zeros(())
-    if config.grad_penalty:
-        eps = jax.random.uniform(key, (B, 1, 1))
-        f_hat = jax.lax.stop_gradient(eps * fe + (1.0 - eps) * fq)
-        grads = jax.vmap(jax.grad(lambda x: behaviour_logits_from_features(config, params, x)))(f_hat)
-        gp = jnp.mean((jnp.sqrt(jnp.sum(grads**2, axis=(-2, -1)) + 1e-12) - 1.0) ** 2)
+    if config.grad_penalty:  # on the behaviour head only: the interpolated features carry no encoder gradient
+        logit_fn = lambda x: behaviour_logits_from_features(config, params, x)
+        gp = gradient_penalty(logit_fn, jax.lax.stop_gradient(fe), jax.lax.stop_gradient(fq), key)
         total = total + config.grad_penalty * gp
     domain_acc = 0.5 * (jnp.mean(d_a > 0) + jnp.mean(d_b < 0))
     metrics = dict(

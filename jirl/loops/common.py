@@ -334,3 +334,14 @@ class BestPolicy:
             lo, hi = reference_lines["random"], reference_lines["expert"]
             out["best_policy_fresh_normalized_score"] = float((np.mean(returns) - lo) / (hi - lo))
         return out
+
+
+def read_summary(run_dir: str | os.PathLike) -> dict | None:
+    """The ``summary.json`` a finished run leaves in its folder, or None (missing or unreadable: not finished)."""
+    path = Path(run_dir) / "summary.json"
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None

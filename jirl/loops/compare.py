@@ -23,7 +23,7 @@ import numpy as np
 
 from jirl.algorithms import bc
 from jirl.fileio import atomic_write_bytes, save_figure
-from jirl.loops.common import UserError, config_to_dict, machine_description
+from jirl.loops.common import UserError, config_to_dict, machine_description, read_summary
 
 Method = Literal["bc", "dagger", "gail", "dac"]
 LABELS = {"bc": "BC", "dagger": "DAgger", "gail": "GAIL (PPO)", "dac": "GAIL (SAC, DAC-style)"}
@@ -78,16 +78,6 @@ def cell_dirs(cfg: CompareConfig, method: str, n: int) -> list[Path]:
     if method in ("bc", "dagger"):
         return [out / f"{method}-{n}demos"]
     return [out / f"{method}-{n}demos-s{cfg.seed + k}" for k in range(cfg.num_seeds)]
-
-
-def read_summary(run_dir: Path) -> dict | None:
-    path = run_dir / "summary.json"
-    if not path.exists():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None  # an unreadable summary means the cell is not finished
 
 
 def cell_scores(cfg: CompareConfig, method: str, n: int) -> dict | None:

@@ -34,7 +34,7 @@ from jirl.algorithms import third_person as tp
 from jirl.buffers import buffer_sample
 from jirl.data import DemoError, load_demonstrations
 from jirl.envs.pixels import EXPERT_CAMERA, LEARNER_VIEWS, render_pairs
-from jirl.loops.common import UserError
+from jirl.loops.common import UserError, read_summary
 from jirl.references import EXPERTS_DIR, reference_lines
 
 ENV_ID = "Pendulum-v1"
@@ -182,8 +182,8 @@ class ThirdPersonBenchConfig:
     run: RunOptions = RunOptions()
 
 
-def _summary_path(run_dir) -> Path:
-    return Path(run_dir) / "summary.json"
+def _run_dir(cfg: ThirdPersonBenchConfig, setting: str, seed: int) -> Path:
+    return Path(cfg.out_dir) / f"{setting}-s{seed}"
 
 
 def _scores(results: dict, setting: str) -> list[float]:
@@ -195,9 +195,10 @@ def bench_results(cfg: ThirdPersonBenchConfig) -> dict:
     results, curves = {}, {}
     for setting in cfg.settings:
         for seed in cfg.seeds:
-            run_dir = Path(cfg.out_dir) / f"{setting}-s{seed}"
-            if _summary_path(run_dir).exists():
-                results.setdefault(setting, {})[seed] = json.loads(_summary_path(run_dir).read_text())
+            run_dir = _run_dir(cfg, setting, seed)
+            summary = read_summary(run_dir)
+            if summary is not None:
+                results.setdefault(setting, {})[seed] = summary
                 rows = [json.loads(line) for line in (run_dir / "eval.jsonl").read_text().splitlines() if line.strip()]
                 curves.setdefault(setting, {})[seed] = [(r["env_steps"], r["normalized_score"]) for r in rows if "normalized_score" in r]
     return {"runs": results, "curves": curves}
@@ -278,22 +279,20 @@ def bench(cfg: ThirdPersonBenchConfig) -> dict:
     if not cfg.table_only:
         for seed in cfg.seeds:
             for setting in cfg.settings:
-                run_dir = out / f"{setting}-s{seed}"
-                if _summary_path(run_dir).exists():
+                run_dir = _run_dir(cfg, setting, seed)
+                if read_summary(run_dir) is not None:
                     continue
                 resume = (run_dir / "checkpoint.msgpack").exists()
                 print(f"== {setting}, seed {seed}{' (resuming)' if resume else ''}", flush=True)
                 summary = train(cfg.run, setting, seed, str(run_dir), resume)
-                atomic_write_bytes(_summary_path(run_dir), json.dumps(summary, indent=2).encode())
+                atomic_write_bytes(run_dir / "summary.json", json.dumps(summary, indent=2).encode())
     res = bench_results(cfg)
     table, extra = bench_table(cfg, res)
     atomic_write_bytes(out / "table.md", table.encode())
     bench_plot(out / "third_person.png", cfg, res)
+    scores = {s: _scores(res["runs"], s) for s in res["runs"]}
     summary = {
-        "settings": {
-            s: {"mean": float(np.mean(_scores(res["runs"], s))), "std": float(np.std(_scores(res["runs"], s))), "seeds": len(_scores(res["runs"], s))}
-            for s in res["runs"]
-        },
+        "settings": {s: {"mean": float(np.mean(v)), "std": float(np.std(v)), "seeds": len(v)} for s, v in scores.items()},
         "gap_closed": extra["gap_closed"],
         "table": str(out / "table.md"),
         "figure": str(out / "third_person.png"),
@@ -355,12 +354,13 @@ def probe(cfg: ProbeConfig) -> dict:
     rng = np.random.default_rng(cfg.seed)
     held = rng.choice(obs.shape[0] - split, min(cfg.test_clips, obs.shape[0] - split), replace=False) + split
     rand = rng.choice(t_obs.shape[0], min(cfg.test_clips, t_obs.shape[0]), replace=False)
+    expert = {"clips": render_pairs(obs[:split], nxt[:split], EXPERT_CAMERA)}  # the same for every setting
+    nonexpert = render_pairs(n_obs, n_next, EXPERT_CAMERA)
     rows, out = [], {}
     for setting in cfg.settings:
         camera, tcfg = setting_parts(setting, cfg.tp, cfg.view)
         state = tp.init(tcfg, jax.random.PRNGKey(cfg.seed), (EXPERT_CAMERA.size, EXPERT_CAMERA.size, 3))
-        expert = {"clips": render_pairs(obs[:split], nxt[:split], EXPERT_CAMERA)}
-        others = {"learner": render_pairs(l_obs, l_next, camera), "learner_obs": l_obs, "nonexpert": render_pairs(n_obs, n_next, EXPERT_CAMERA)}
+        others = {"learner": render_pairs(l_obs, l_next, camera), "learner_obs": l_obs, "nonexpert": nonexpert}
         state, m = jax.jit(lambda s, k, tcfg=tcfg, e=expert, o=others: tp.train_steps(tcfg, s, e, o, k, cfg.steps))(
             state, jax.random.PRNGKey(cfg.seed + 7)
         )
