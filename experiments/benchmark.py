@@ -6,6 +6,7 @@
     python experiments/benchmark.py --algo ppo --num-envs 1  # one env x 2048 steps, as SB3's default
     python experiments/benchmark.py --algo gail --preset default   # what `python experiments/gail.py` runs
     python experiments/benchmark.py --measure-steps 2000 --no-record   # quick look, nothing written
+    python experiments/benchmark.py --algo ppo --num-seeds 4 # 4 vmapped seeds in one program (env steps/s of all 4)
 
 SAC: after --learning-starts random-action steps and --warmup-steps learning steps (compilation), measures
 --measure-steps env steps (env stepping, replay, one SAC update and one action per step, all included).
@@ -79,6 +80,8 @@ class BenchmarkConfig:
     """Steps measured; default 10,000 for sac, 100 rollouts (204,800 steps) for ppo/gail."""
     seed: int = 0
     """Seed of the run."""
+    num_seeds: int = 1
+    """Train this many seeds in one program (vmapped; K x the envs); the figure counts the env steps of all seeds."""
     record: bool = True
     """Append the result to BENCHMARKS.md."""
     out: str = "BENCHMARKS.md"
@@ -106,8 +109,10 @@ def append_row(path: Path, algo: str, row: str) -> None:
     atomic_write_bytes(path, (doc if doc.endswith("\n") else doc + "\n").encode())
 
 
-def _measure_rows(run_dir: Path, start: int) -> tuple[float, int]:
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+def _measure_rows(run_dir: Path, start: int, seed: int, num_seeds: int) -> tuple[float, int]:
+    """Env steps/s (of all seeds together) and steps measured (per seed) after env step ``start``."""
+    metrics = run_dir / ("metrics.jsonl" if num_seeds == 1 else f"seed-{seed}/metrics.jsonl")
+    rows = [json.loads(line) for line in metrics.read_text().splitlines()]
     rows = [r for r in rows if "steps_per_s" in r]
     measured, prev = [], None
     for r in rows:
@@ -116,7 +121,7 @@ def _measure_rows(run_dir: Path, start: int) -> tuple[float, int]:
         prev = r["env_steps"]
     steps = sum(n for n, _ in measured)
     seconds = sum(n / sps for n, sps in measured)
-    return steps / seconds, steps
+    return num_seeds * steps / seconds, steps
 
 
 def benchmark(cfg: BenchmarkConfig) -> dict:
@@ -139,10 +144,10 @@ def benchmark(cfg: BenchmarkConfig) -> dict:
             from jirl.loops.sac import train as sac_train
 
             sac_train(SACTrainConfig(
-                env_id=cfg.env_id, seed=cfg.seed, total_steps=cfg.learning_starts + warmup + measure, learning_starts=cfg.learning_starts,
+                env_id=cfg.env_id, seed=cfg.seed, num_seeds=cfg.num_seeds, total_steps=cfg.learning_starts + warmup + measure, learning_starts=cfg.learning_starts,
                 eval_every=0, eval_episodes=1, log_every=1000, checkpoint_every=0, run_dir=str(run_dir), sac=cfg.sac,
             ))
-            sps, steps = _measure_rows(run_dir, cfg.learning_starts + warmup)
+            sps, steps = _measure_rows(run_dir, cfg.learning_starts + warmup, cfg.seed, cfg.num_seeds)
             setting = f"SAC {cfg.env_id}, {'x'.join(map(str, cfg.sac.hidden))}, batch {cfg.sac.batch_size}, 1 update/step"
         else:
             from jirl.algorithms.ppo import PPOConfig
@@ -155,7 +160,7 @@ def benchmark(cfg: BenchmarkConfig) -> dict:
             config_type = PPOTrainConfig if cfg.algo == "ppo" else GAILTrainConfig
             pcfg = config_type().ppo if cfg.preset == "default" else PPOConfig(hidden=(64, 64), epochs=10, minibatch_size=64)
             pcfg = dataclasses.replace(pcfg, num_steps=2048 // cfg.num_envs)
-            common = dict(env_id=cfg.env_id, seed=cfg.seed, total_steps=warmup + measure, num_envs=cfg.num_envs, env_workers=cfg.env_workers,
+            common = dict(env_id=cfg.env_id, seed=cfg.seed, num_seeds=cfg.num_seeds, total_steps=warmup + measure, num_envs=cfg.num_envs, env_workers=cfg.env_workers,
                           eval_every=0, eval_episodes=1, checkpoint_every=0, run_dir=str(run_dir), ppo=pcfg)
             if cfg.algo == "ppo":
                 ppo_train(PPOTrainConfig(**common))
@@ -163,13 +168,15 @@ def benchmark(cfg: BenchmarkConfig) -> dict:
                 gail_train(GAILTrainConfig(**common))
             else:
                 gail_train(GAILTrainConfig(**common, bc_init=False, critic_warmup_rounds=0, bc_coef=0.0))
-            sps, steps = _measure_rows(run_dir, warmup)
+            sps, steps = _measure_rows(run_dir, warmup, cfg.seed, cfg.num_seeds)
             hidden = "x".join(map(str, pcfg.hidden))
             setting = (f"{cfg.algo.upper()} {cfg.env_id}, {hidden}, {cfg.num_envs} env{'s' if cfg.num_envs > 1 else ''} x {2048 // cfg.num_envs} steps, "
                        f"{pcfg.epochs} epochs, minibatch {pcfg.minibatch_size}" + (f", {cfg.env_workers} env workers" if cfg.env_workers else "")
                        + (" (script defaults)" if cfg.preset == "default" else ""))
+    if cfg.num_seeds > 1:
+        setting += f", {cfg.num_seeds} vmapped seeds (steps/s of all seeds)"
     ratios = {f"vs {name} {fig:g}": round(sps / fig, 2) for name, fig in PEERS[cfg.algo].items()}
-    summary = {"algo": cfg.algo, "env_id": cfg.env_id, "env_steps_per_s": round(sps, 1), "measured_steps": steps, "setting": setting,
+    summary = {"algo": cfg.algo, "env_id": cfg.env_id, "num_seeds": cfg.num_seeds, "env_steps_per_s": round(sps, 1), "measured_steps": steps, "setting": setting,
                **ratios, "machine": machine_description()}
     if cfg.record:
         cmd = ("python experiments/benchmark.py " + " ".join(sys.argv[1:])).strip()

@@ -48,6 +48,7 @@ def profile(cfg: ProfileConfig) -> dict:
     from jirl.algorithms import ppo
     from jirl.envs.gym_bridge import VecEnv, quiet_mujoco_warnings
     from jirl.envs.normalize import norm_apply, norm_init
+    from jirl.loops.common import stack_trees
     from jirl.loops.ppo import PolicyStepper
 
     if cfg.num_envs < 1 or cfg.calls < 1:
@@ -69,7 +70,7 @@ def profile(cfg: ProfileConfig) -> dict:
         out = tree_step(params, norm, obs, key)
         [np.asarray(x) for x in out]
 
-    stepper = PolicyStepper(pcfg, params, norm, key)
+    stepper = PolicyStepper(pcfg, stack_trees([params]), stack_trees([norm]), key[None])  # one seed
     keys = {"k": key}
 
     def host_split():

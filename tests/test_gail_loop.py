@@ -15,6 +15,7 @@ import pytest
 from jirl.algorithms.gail import DiscriminatorConfig
 from jirl.algorithms.ppo import PPOConfig
 from jirl.loops.gail import GAILTrainConfig, train
+from jirl.loops.common import stack_trees, tree_index
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,7 +49,10 @@ def test_bc_init_starts_from_the_expert_and_warmup_freezes_the_actor(pendulum_de
     cfg = GAILTrainConfig(env_id="Pendulum-v1", demos=str(pendulum_demos), num_demos=2, ppo=PPOConfig(hidden=(32, 32), num_steps=256, epochs=2))
     demos = load_expert(cfg, 3, 1)
     state = ppo.init(cfg.ppo, jax.random.PRNGKey(0), 3, 1, 10)
-    state, norm, info = make_bc_init(cfg, jnp.asarray(demos.observations), jnp.asarray(demos.normalized_actions()))(state, norm_init(3))
+    states, norms, infos = make_bc_init(cfg, jnp.asarray(demos.observations), jnp.asarray(demos.normalized_actions()))(
+        stack_trees([state]), stack_trees([norm_init(3)]), [0]
+    )
+    state, norm, info = tree_index(states, 0), tree_index(norms, 0), infos[0]
     mean, _, _ = ppo.policy_outputs(cfg.ppo, state.params, (jnp.asarray(demos.observations) - norm.mean) / jnp.sqrt(norm.var + 1e-8))
     np.testing.assert_allclose(mean, 0.8, atol=0.05)  # the constant expert action, in [-1, 1] units
     assert info["bc_epochs"] >= 1 and np.isfinite(info["bc_val_loss"])
@@ -76,7 +80,8 @@ def test_bc_loss_term_is_small_for_the_cloned_policy_and_decays(pendulum_demos):
     demos = load_expert(cfg, 3, 1)
     obs, act = jnp.asarray(demos.observations), jnp.asarray(demos.normalized_actions())
     fresh = ppo.init(cfg.ppo, jax.random.PRNGKey(0), 3, 1, 10)
-    cloned, norm, _ = make_bc_init(cfg, obs, act)(fresh, norm_init(3))
+    cloned, norm, _ = make_bc_init(cfg, obs, act)(stack_trees([fresh]), stack_trees([norm_init(3)]), [0])
+    cloned, norm = tree_index(cloned, 0), tree_index(norm, 0)
     loss = make_bc_loss(cfg, obs, act)
     k = jax.random.PRNGKey(5)
     fresh_loss, cloned_loss = float(loss(fresh.params, norm, 0.0, k)), float(loss(cloned.params, norm, 0.0, k))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -246,10 +247,15 @@ class VecEnv:
         action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
         return self.action_low + 0.5 * (action + 1.0) * (self.action_high - self.action_low)
 
-    def reset(self, seed: int | None = None) -> np.ndarray:
-        """Reset every env; returns observations ``[N, obs_dim]`` (float32)."""
-        base = self._seed if seed is None else seed
-        seeds = [base + i for i in range(self.num_envs)]
+    def reset(self, seed: int | None = None, seeds: Sequence[int] | None = None) -> np.ndarray:
+        """Reset every env (env ``i`` with ``seed + i``, or with ``seeds[i]`` when given); returns observations
+        ``[N, obs_dim]`` (float32)."""
+        if seeds is None:
+            base = self._seed if seed is None else seed
+            seeds = [base + i for i in range(self.num_envs)]
+        elif len(seeds) != self.num_envs:
+            raise ValueError(f"seeds must list one seed per env ({self.num_envs}), got {len(seeds)}")
+        seeds = [int(s) for s in seeds]
         if self._group is not None:
             self._group.reset(seeds, self._arrays["next_obs"])
         else:
@@ -353,3 +359,27 @@ def run_episodes(env: VecEnv, policy, num_episodes: int, seed: int, record: bool
             obs = res.obs
         done += n_active
     return np.asarray(returns), np.asarray(lengths), trajectories
+
+
+def run_grouped_episodes(env: VecEnv, policy, seeds: Sequence[int]) -> np.ndarray:
+    """One whole episode in every env of ``env``, whose ``G * E`` envs form ``G = len(seeds)`` groups of ``E``
+    (e.g. one group per vmapped training seed): env ``g * E + i`` is reset with ``seeds[g] + i``, so group ``g``
+    plays the episodes that :func:`run_episodes` with ``E`` envs and ``seed=seeds[g]`` plays.
+
+    ``policy``: ``obs [G * E, obs_dim] -> actions [G * E, A]`` in ``[-1, 1]``. Returns the returns ``[G, E]``.
+    """
+    G = len(seeds)
+    if G < 1 or env.num_envs % G:
+        raise ValueError(f"{env.num_envs} envs cannot form {G} equal groups")
+    E = env.num_envs // G
+    obs = env.reset(seeds=[s + i for s in seeds for i in range(E)])
+    returns = np.full(env.num_envs, np.nan)
+    active = np.ones(env.num_envs, bool)
+    while active.any():
+        res = env.step(np.clip(np.asarray(policy(obs), dtype=np.float32), -1.0, 1.0))
+        for j, i in enumerate(np.flatnonzero(res.terminated | res.truncated)):  # finished_* are listed in this order
+            if active[i]:
+                active[i] = False
+                returns[i] = res.finished_returns[j]
+        obs = res.obs
+    return returns.reshape(G, E)

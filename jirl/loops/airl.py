@@ -116,19 +116,18 @@ def run_airl(cfg: AIRLTrainConfig, run_dir: Path) -> dict:
     expert_act = jnp.asarray(demos.normalized_actions())
     expert_next = jnp.asarray(demos.next_observations)
     expert_term = jnp.asarray(demos.terminated)
-    state = airl.init(cfg.disc, jax.random.PRNGKey(cfg.seed + 1), obs_dim, action_dim)
     lines = reference_lines(cfg.env_id)
 
-    def on_finish(state, norm, run_dir):
+    def on_finish(state, norm, run_dir, seed):
         scale = save_reward(
-            Path(run_dir) / REWARD_FILE, cfg.disc, state.params["g"], norm, expert_obs, expert_act, {"env_id": cfg.env_id, "seed": cfg.seed}
+            Path(run_dir) / REWARD_FILE, cfg.disc, state.params["g"], norm, expert_obs, expert_act, {"env_id": cfg.env_id, "seed": seed}
         )
         return {"reward_file": str(Path(run_dir) / REWARD_FILE), **scale}
 
     summary = run_onpolicy(
         cfg,
         "airl",
-        aux=state,
+        make_aux=lambda seed: airl.init(cfg.disc, jax.random.PRNGKey(seed + 1), obs_dim, action_dim),
         relabel=make_relabel(cfg, expert_obs, expert_act, expert_next, expert_term),
         reference_lines=lines,
         init_fn=make_bc_init(cfg, expert_obs, expert_act) if cfg.bc_init else None,
@@ -159,7 +158,7 @@ def run_transfer(cfg: AIRLTrainConfig, run_dir: Path, resume: bool) -> dict:
     lines = reference_lines(cfg.env_id)
     imitation = OffPolicyImitation(
         name="airl-transfer",
-        aux=frozen,
+        make_aux=lambda seed: frozen,
         aux_update=lambda aux, norm, buffer, key: (aux, {}),
         reward_fn=reward_fn,
         metric_names=(),
@@ -190,6 +189,8 @@ def train(cfg: AIRLTrainConfig) -> dict:
     """Run AIRL (stage 1) and the reward transfer (stage 2); returns the summary printed as the last line."""
     if cfg.learner != "ppo":
         raise UserError("AIRL's generator is PPO for now: --learner sac is not implemented for AIRL yet")
+    if cfg.num_seeds != 1:
+        raise UserError("--num-seeds > 1 is not supported by AIRL yet (the reward transfer is per seed); run the seeds separately")
     if cfg.transfer_steps < 0:
         raise UserError("--transfer-steps must be >= 0 (0 skips the reward transfer)")
     cfg = dataclasses.replace(cfg, total_steps=cfg.total_steps or 2_000_000, num_envs=cfg.num_envs or 8)

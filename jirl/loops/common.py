@@ -345,3 +345,75 @@ def read_summary(run_dir: str | os.PathLike) -> dict | None:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Seeds as a batch dimension (``--num-seeds K``): K agents trained in one compiled program.
+
+
+def stack_trees(trees: list) -> Any:
+    """``[tree_0, ..., tree_{K-1}] -> tree`` with a leading axis K on every leaf (None leaves stay None)."""
+    return jax.tree_util.tree_map(lambda *xs: jax.numpy.stack(xs), *trees)
+
+
+def tree_index(tree: Any, k: int) -> Any:
+    """Seed ``k``'s slice of a tree stacked by :func:`stack_trees`."""
+    return jax.tree_util.tree_map(lambda x: x[k], tree)
+
+
+def seed_run_dirs(run_dir: Path, seeds: list[int]) -> list[Path]:
+    """Where each seed's files go: ``run_dir`` itself for one seed, ``run_dir/seed-<S>`` for several."""
+    return [Path(run_dir)] if len(seeds) == 1 else [Path(run_dir) / f"seed-{s}" for s in seeds]
+
+
+def plot_seed_curves(path: Path, histories: list[list[dict]], seeds: list[int], title: str, reference_lines: dict) -> None:
+    """Every seed's evaluation curve (thin) and their mean ± std over seeds (thick, shaded) in one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from jirl.fileio import save_figure
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for seed, hist in zip(seeds, histories, strict=True):
+        ax.plot([r["env_steps"] for r in hist], [r["mean_return"] for r in hist], lw=0.8, alpha=0.5, label=f"seed {seed}")
+    n = min(len(h) for h in histories)
+    if n:
+        steps = np.array([r["env_steps"] for r in histories[0][:n]])
+        curves = np.array([[r["mean_return"] for r in h[:n]] for h in histories])
+        mean, std = curves.mean(0), curves.std(0)
+        ax.plot(steps, mean, color="k", lw=2, label=f"mean over {len(seeds)} seeds")
+        ax.fill_between(steps, mean - std, mean + std, color="k", alpha=0.12, label="± 1 std over seeds")
+    for i, (name, value) in enumerate(reference_lines.items()):
+        ax.axhline(value, color=f"C{len(seeds) + i}", linestyle="--", label=f"{name} ({value:,.0f})")
+    ax.set_xlabel("env steps (per seed)")
+    ax.set_ylabel("evaluation return")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=7, ncol=2 if len(seeds) > 6 else 1)
+    save_figure(fig, path, dpi=110)
+
+
+def multi_seed_summary(per_seed: list[dict], seeds: list[int], env_steps: int, wall_s: float, run_dir: Path) -> dict:
+    """The headline figures of a ``--num-seeds K`` run: mean and std over seeds of every seed's final figures,
+    the per-seed values, and the total throughput of the K agents together."""
+    out: dict[str, Any] = {"num_seeds": len(seeds), "seeds": seeds}
+    for key in ("mean_return", "normalized_score", "best_policy_fresh_mean_return", "best_policy_fresh_normalized_score"):
+        vals = [s[key] for s in per_seed if key in s]
+        if len(vals) == len(per_seed):
+            out[key] = float(np.mean(vals))
+            out[f"{key}_std_over_seeds"] = float(np.std(vals))
+            out[f"{key}_per_seed"] = vals
+    total = env_steps * len(seeds)
+    out.update(
+        env_steps=int(env_steps),
+        total_env_steps=int(total),
+        wall_s=round(wall_s, 1),
+        steps_per_s=round(total / max(wall_s, 1e-9), 1),
+        machine=machine_description(),
+        run_dir=str(run_dir),
+        curve=str(Path(run_dir) / "curve.png"),
+        per_seed=per_seed,
+    )
+    return out

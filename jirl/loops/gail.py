@@ -16,7 +16,7 @@ from jirl.algorithms import bc, gail, ppo, sac
 from jirl.buffers import buffer_sample
 from jirl.data import DemoError, load_demonstrations
 from jirl.envs.normalize import norm_apply, norm_init, norm_update
-from jirl.loops.common import UserError
+from jirl.loops.common import UserError, stack_trees
 from jirl.loops.ppo import Rollout, run_onpolicy
 from jirl.references import EXPERTS_DIR, reference_lines
 
@@ -38,6 +38,11 @@ class GAILTrainConfig:
     """Number of expert episodes used (the first ones in the file)."""
     seed: int = 0
     """Seed of everything."""
+    num_seeds: int = 1
+    """Train the seeds seed, ..., seed+K-1 as K independent agents in one compiled program
+    (vmapped over seeds; K x num_envs envs). Each seed gets its own folder run_dir/seed-<S> (metrics, curve,
+    checkpoint, policies) with the same results as a separate run with that seed; run_dir gets curve.png with
+    every seed and summary.json with the mean and spread."""
     total_steps: int | None = None
     """Env steps to train for (default: 2,000,000 with ppo, 300,000 with sac; ppo rounds up to whole rollouts)."""
     num_envs: int | None = None
@@ -128,16 +133,17 @@ def make_bc_init(cfg: GAILTrainConfig, expert_obs: jax.Array, expert_act: jax.Ar
     loss_one = bc.gaussian_loss(actor.apply, cfg.bc.loss)
 
     @jax.jit
-    def fit(params, norm, key):
+    @jax.vmap
+    def fit(params, norm, key):  # one fit per seed, all seeds in one program
         return bc.fit(cfg.bc, loss_one, params, norm_apply(norm, expert_obs), expert_act, key)
 
-    def init_fn(state: ppo.PPOState, norm):
+    def init_fn(state: ppo.PPOState, norm, seeds: list[int]):
         if norm is not None:
-            norm = norm_update(norm_init(expert_obs.shape[-1]), expert_obs)
-        res = fit(state.params["actor"], norm, jax.random.PRNGKey(cfg.seed + 2))
+            norm = stack_trees([norm_update(norm_init(expert_obs.shape[-1]), expert_obs)] * len(seeds))
+        res = fit(state.params["actor"], norm, jnp.stack([jax.random.PRNGKey(s + 2) for s in seeds]))
         actor = {"params": dict(res.params["params"], log_std=state.params["actor"]["params"]["log_std"])}  # exploration std stays
         state = state.replace(params=dict(state.params, actor=actor))
-        return state, norm, {"bc_epochs": int(res.epochs), "bc_val_loss": float(res.best_val_loss)}
+        return state, norm, [{"bc_epochs": int(e), "bc_val_loss": float(v)} for e, v in zip(res.epochs, res.best_val_loss, strict=True)]
 
     return init_fn
 
@@ -174,7 +180,7 @@ def train(cfg: GAILTrainConfig) -> dict:
     if dcfg.steps_per_round < 1:
         raise UserError("--disc.steps-per-round must be >= 1")
     input_dim = obs_dim + (action_dim if dcfg.input == "sa" else obs_dim)
-    disc_state = gail.init(dcfg, jax.random.PRNGKey(cfg.seed + 1), input_dim)
+    make_disc = lambda seed: gail.init(dcfg, jax.random.PRNGKey(seed + 1), input_dim)
 
     lines = reference_lines(cfg.env_id)
     if cfg.learner == "ppo":
@@ -182,16 +188,16 @@ def train(cfg: GAILTrainConfig) -> dict:
         relabel = make_relabel(dcfg, expert_obs, expert_act, expert_next)
         init_fn = make_bc_init(cfg, expert_obs, expert_act) if cfg.bc_init else None
         aux_loss = make_bc_loss(cfg, expert_obs, expert_act) if cfg.bc_coef > 0 else None
-        summary = run_onpolicy(cfg, "gail", aux=disc_state, relabel=relabel, reference_lines=lines, init_fn=init_fn, aux_loss=aux_loss)
+        summary = run_onpolicy(cfg, "gail", make_aux=make_disc, relabel=relabel, reference_lines=lines, init_fn=init_fn, aux_loss=aux_loss)
     else:
-        summary = train_dac(dataclasses.replace(cfg, disc=dcfg), disc_state, expert_obs, expert_act, expert_next, lines)
+        summary = train_dac(dataclasses.replace(cfg, disc=dcfg), make_disc, expert_obs, expert_act, expert_next, lines)
     summary["num_demos"] = cfg.num_demos
     summary["demos"] = str(cfg.demos or DEFAULT_DEMOS.get(cfg.env_id))
     summary["expert_demo_return"] = float(np.mean(demos.episode_returns))
     return summary
 
 
-def train_dac(cfg: GAILTrainConfig, disc_state, expert_obs, expert_act, expert_next, lines: dict) -> dict:
+def train_dac(cfg: GAILTrainConfig, make_disc, expert_obs, expert_act, expert_next, lines: dict) -> dict:
     """Off-policy GAIL (DAC-style, Kostrikov et al. 2019): SAC learns from replayed transitions whose rewards
     come from the current discriminator; the discriminator sees replay samples as the policy side.
     (HalfCheetah never terminates, so DAC's absorbing-state treatment is not needed and not implemented.)"""
@@ -213,7 +219,7 @@ def train_dac(cfg: GAILTrainConfig, disc_state, expert_obs, expert_act, expert_n
 
     imitation = OffPolicyImitation(
         name="dac",
-        aux=disc_state,
+        make_aux=make_disc,
         aux_update=aux_update,
         reward_fn=reward_fn,
         metric_names=("disc_loss", "disc_acc_expert", "disc_acc_policy", "disc_entropy", "disc_grad_penalty"),
@@ -222,6 +228,7 @@ def train_dac(cfg: GAILTrainConfig, disc_state, expert_obs, expert_act, expert_n
     scfg = SACTrainConfig(
         env_id=cfg.env_id,
         seed=cfg.seed,
+        num_seeds=cfg.num_seeds,
         total_steps=cfg.total_steps or 300_000,
         learning_starts=cfg.learning_starts,
         buffer_size=cfg.buffer_size,

@@ -9,11 +9,11 @@ and the ones recomputed in the update see the same normalized observations.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import chex
 import jax
@@ -22,7 +22,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from jirl.algorithms import ppo
-from jirl.envs.gym_bridge import VecEnv, run_episodes
+from jirl.envs.gym_bridge import VecEnv, run_grouped_episodes
 from jirl.envs.normalize import norm_apply, norm_init, norm_update, reward_scaler_init, reward_scaler_step
 from jirl.fileio import atomic_write_bytes
 from jirl.loops.common import (
@@ -33,11 +33,15 @@ from jirl.loops.common import (
     config_to_dict,
     load_checkpoint,
     make_train_and_eval_envs,
+    multi_seed_summary,
+    plot_seed_curves,
     prepare_run_dir,
     progress_bar,
     run_summary,
     save_checkpoint,
-    to_float_dict,
+    seed_run_dirs,
+    stack_trees,
+    tree_index,
 )
 from jirl.policy import policy_to_bytes
 
@@ -50,6 +54,11 @@ class PPOTrainConfig:
     """Gymnasium env id with a Box action space."""
     seed: int = 0
     """Seed of everything."""
+    num_seeds: int = 1
+    """Train the seeds seed, seed+1, ..., seed+K-1 as K independent agents in one compiled program (vmapped
+    over seeds; K x num_envs envs). Each seed gets its own folder run_dir/seed-<S> (metrics, curve,
+    checkpoint, policies) with the same results as a separate run with that seed; run_dir gets curve.png with
+    every seed and summary.json with the mean and spread."""
     total_steps: int = 1_000_000
     """Env steps to train for (rounded up to whole rollouts)."""
     num_envs: int = 8
@@ -97,17 +106,18 @@ def rollout_sizes(cfg: PPOTrainConfig) -> tuple[int, int, int]:
 
 
 class PolicyStepper:
-    """Acting with one small dispatch per env step.
+    """Acting for K vmapped seeds with one small dispatch per env step.
 
     Each JAX dispatch costs on the order of 100 us on a 2-core CPU (``experiments/profile_acting.py``), so the
-    PRNG key stays on the device (splitting it on the host would be a second dispatch per step), and once per
-    round :meth:`load` ravels ``(params, norm)`` into one vector that each :meth:`__call__` passes along with
-    the observations and the key.
+    PRNG keys stay on the device (splitting them on the host would be a second dispatch per step), and once per
+    round :meth:`load` ravels each seed's ``(params, norm)`` into one vector; each :meth:`__call__` passes the
+    ``[K, P]`` matrix along with the observations and the keys. ``params``, ``norm`` and ``keys`` are stacked
+    over seeds (leading axis K, see :func:`jirl.loops.common.stack_trees`); the envs of seed ``k`` are the
+    ``k``-th block of ``N`` rows of the observations.
     """
 
-    def __init__(self, pcfg: ppo.PPOConfig, params, norm, key: chex.PRNGKey):
-        _, self._unravel = ravel_pytree((params, norm))
-        unravel = self._unravel
+    def __init__(self, pcfg: ppo.PPOConfig, params, norm, keys: jax.Array):
+        _, unravel = ravel_pytree(tree_index((params, norm), 0))
 
         def step(flat, obs, key):
             p, n = unravel(flat)
@@ -115,19 +125,20 @@ class PolicyStepper:
             action, log_prob, value = ppo.sample_action(pcfg, p, norm_apply(n, obs), k)
             return key, jnp.concatenate([action, log_prob[:, None], value[:, None]], axis=-1)
 
-        self._ravel = jax.jit(lambda params, norm: ravel_pytree((params, norm))[0])
-        self._step = jax.jit(step)
-        self.key = key
+        self._ravel = jax.jit(jax.vmap(lambda params, norm: ravel_pytree((params, norm))[0]))
+        self._step = jax.jit(jax.vmap(step))
+        self.key = keys
         self.load(params, norm)
 
     def load(self, params, norm) -> None:
-        """Use these parameters and observation statistics from now on."""
+        """Use these (stacked) parameters and observation statistics from now on."""
         self._flat = self._ravel(params, norm)
 
     def __call__(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``obs [N, D] -> (action [N, A] unclipped, log_prob [N], value [N])`` as NumPy arrays."""
-        self.key, out = self._step(self._flat, obs, self.key)
-        out = np.asarray(out)
+        """``obs [K * N, D] -> (action [K * N, A] unclipped, log_prob [K * N], value [K * N])`` as NumPy arrays."""
+        K = self._flat.shape[0]
+        self.key, out = self._step(self._flat, obs.reshape(K, -1, obs.shape[-1]), self.key)
+        out = np.asarray(out).reshape(obs.shape[0], -1)
         return out[:, :-2], out[:, -2], out[:, -1]
 
 
@@ -140,9 +151,9 @@ def make_rollout_update(pcfg: ppo.PPOConfig, total_updates: int, normalize_obs: 
     AIRL needs for log pi); ``aux`` is its state (None for plain PPO).
     ``aux_loss(params, norm, progress, key) -> scalar`` is an extra term of every PPO minibatch loss
     (``progress`` in [0, 1] is the share of the run done), e.g. GAIL's behaviour-cloning regularizer.
+    Returns the function for one seed, not jitted: the driver vmaps it over seeds and jits that.
     """
 
-    @jax.jit
     def rollout_update(state: ppo.PPOState, aux, norm, scaler, rollout: Rollout, key, policy_weight, progress):
         T, N = rollout.reward.shape
         k_relabel, k_update = jax.random.split(key)
@@ -175,8 +186,8 @@ def make_rollout_update(pcfg: ppo.PPOConfig, total_updates: int, normalize_obs: 
 def collect(env: VecEnv, obs: np.ndarray, num_steps: int, act: Callable[[np.ndarray], tuple]):
     """Step ``env`` for ``num_steps`` steps from ``obs`` with ``act(obs) -> (action, log_prob, value)``.
 
-    Returns ``(rollout as NumPy [T, N, ...], next obs, finished episode returns)``. The env reward is stored;
-    GAIL relabels it inside the per-round update.
+    Returns ``(rollout as NumPy [T, N, ...], next obs, finished episodes as (env index, return) pairs)``. The
+    env reward is stored; GAIL relabels it inside the per-round update.
     """
     T, N, D, A = num_steps, env.num_envs, env.obs_dim, env.action_dim
     buf = {
@@ -201,7 +212,7 @@ def collect(env: VecEnv, obs: np.ndarray, num_steps: int, act: Callable[[np.ndar
         buf["terminated"][t] = res.terminated
         buf["episode_end"][t] = res.terminated | res.truncated
         buf["final_obs"][t] = res.final_obs
-        finished.extend(res.finished_returns)
+        finished.extend(zip(np.flatnonzero(res.terminated | res.truncated).tolist(), res.finished_returns, strict=True))
         obs = res.obs
     return Rollout(**buf), obs, finished
 
@@ -211,100 +222,153 @@ def train(cfg: PPOTrainConfig) -> dict:
     return run_onpolicy(cfg, "ppo")
 
 
-def run_onpolicy(cfg, algo: str, aux: Any = None, relabel=None, reference_lines: dict | None = None, init_fn=None, aux_loss=None, on_finish=None) -> dict:
-    """The on-policy training driver shared by PPO and GAIL (``cfg``: a PPOTrainConfig-like dataclass).
+def run_onpolicy(cfg, algo: str, make_aux=None, relabel=None, reference_lines: dict | None = None, init_fn=None, aux_loss=None, on_finish=None) -> dict:
+    """The on-policy training driver shared by PPO, GAIL and AIRL (``cfg``: a PPOTrainConfig-like dataclass).
 
-    ``aux``/``relabel`` (see :func:`make_rollout_update`) turn it into an imitation learner; ``aux`` is
-    checkpointed with the rest. ``reference_lines`` (name -> return) are drawn on the learning curve and,
-    when both ``expert`` and ``random`` are given, evaluations also log the normalized score.
-    ``init_fn(state, norm) -> (state, norm, info dict)`` changes the fresh agent before training (GAIL's
-    behaviour-cloning start; not called on resume); ``info`` goes into the summary. With
-    ``cfg.critic_warmup_rounds = K`` (when the config has it) the first K rounds train only the critic.
-    ``aux_loss``: see :func:`make_rollout_update`. ``on_finish(aux, norm, run_dir) -> dict`` runs after the
-    final checkpoint (AIRL saves its learned reward there); its dict goes into the summary.
+    With ``cfg.num_seeds = K > 1`` it trains the seeds ``cfg.seed, ..., cfg.seed + K - 1`` as one batch: every
+    state (agent, ``aux``, observation and reward statistics, PRNG key) carries a leading seed axis, the
+    per-round update is ``jit(vmap(...))`` over it, acting is one vmapped call per env step, and the training
+    env holds ``K x num_envs`` envs (seed ``k``'s block reset as a single run with that seed would reset it).
+    Each seed gets the folder a single run would (``run_dir/seed-<S>``: config, metrics, evaluations, curve,
+    TensorBoard logs, checkpoint, policies); ``run_dir`` gets the combined checkpoint (what ``--resume`` reads),
+    ``curve.png`` with every seed and their mean, and ``summary.json``.
+
+    ``make_aux(seed) -> aux`` and ``relabel`` (see :func:`make_rollout_update`) turn it into an imitation
+    learner; ``aux`` is checkpointed with the rest. ``reference_lines`` (name -> return) are drawn on the
+    learning curves and, when both ``expert`` and ``random`` are given, evaluations also log the normalized
+    score. ``init_fn(states, norms, seeds) -> (states, norms, [info dict per seed])`` changes the fresh agents
+    (stacked over seeds) before training (GAIL's behaviour-cloning start; not called on resume); each ``info``
+    goes into its seed's summary. With ``cfg.critic_warmup_rounds = R`` (when the config has it) the first R
+    rounds train only the critic. ``aux_loss``: see :func:`make_rollout_update`.
+    ``on_finish(aux, norm, run_dir, seed) -> dict`` runs per seed after the final checkpoint (AIRL saves its
+    learned reward there); its dict goes into that seed's summary.
     """
     pcfg = cfg.ppo
-    for name in ("total_steps", "num_envs", "eval_episodes"):
-        if getattr(cfg, name) < 1:
+    K = getattr(cfg, "num_seeds", 1)
+    for name in ("total_steps", "num_envs", "eval_episodes", "num_seeds"):
+        if getattr(cfg, name, 1) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(cfg, name)}")
     per_rollout, num_rollouts, total_updates = rollout_sizes(cfg)
     if per_rollout % pcfg.minibatch_size:
         raise UserError(f"num_envs x ppo.num_steps = {per_rollout} must be a multiple of --ppo.minibatch-size {pcfg.minibatch_size}")
-    run_dir = prepare_run_dir(cfg.run_dir or str(Path("runs") / f"{algo}-{cfg.env_id}-s{cfg.seed}"), cfg.resume)
-    env, eval_env = make_train_and_eval_envs(cfg.env_id, cfg.num_envs, cfg.eval_episodes, cfg.seed, cfg.env_workers)
+    N, E = cfg.num_envs, cfg.eval_episodes
+    seeds = [cfg.seed + k for k in range(K)]
+    run_dir = prepare_run_dir(cfg.run_dir or str(Path("runs") / f"{algo}-{cfg.env_id}-s{cfg.seed}" + (f"-x{K}" if K > 1 else "")), cfg.resume)
+    dirs = seed_run_dirs(run_dir, seeds)
+    env, eval_env = make_train_and_eval_envs(cfg.env_id, K * N, K * E, cfg.seed, cfg.env_workers)
 
-    key = jax.random.PRNGKey(cfg.seed)
-    key, k_init = jax.random.split(key)
-    state = ppo.init(pcfg, k_init, env.obs_dim, env.action_dim, total_updates)
-    norm = norm_init(env.obs_dim) if cfg.normalize_obs else None
-    scaler = reward_scaler_init(cfg.num_envs) if cfg.normalize_reward else None
+    def split(keys, n):
+        return jnp.swapaxes(jax.vmap(lambda k: jax.random.split(k, n))(keys), 0, 1)  # [n, K, 2]
+
+    key = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
+    key, k_init = split(key, 2)
+    state = jax.vmap(lambda k: ppo.init(pcfg, k, env.obs_dim, env.action_dim, total_updates))(k_init)
+    norm = stack_trees([norm_init(env.obs_dim)] * K) if cfg.normalize_obs else None
+    scaler = stack_trees([reward_scaler_init(N)] * K) if cfg.normalize_reward else None
+    aux = stack_trees([make_aux(s) for s in seeds]) if make_aux is not None else None
     rollout_idx, elapsed_before = 0, 0.0
     refs = reference_lines or {}
-    logger = RunLogger(run_dir, f"{algo.upper()} on {cfg.env_id} (seed {cfg.seed})", reference_lines=refs)
+    seed_config = lambda k: dataclasses.replace(cfg, seed=seeds[k], run_dir=str(dirs[k]), **({"num_seeds": 1} if K > 1 else {}))
     if cfg.resume:
-        tree, meta = load_checkpoint(run_dir, {"ppo": state, "aux": aux, "norm": norm, "scaler": scaler, "key": key})
+        template = {"ppo": state, "aux": aux, "norm": norm, "scaler": scaler, "key": key}
+        try:
+            tree, meta = load_checkpoint(run_dir, tree_index(template, 0) if K == 1 else template)
+        except ValueError as e:
+            raise UserError(f"cannot resume {run_dir} with --num-seeds {K} and this config: {e}") from None
+        if meta.get("num_seeds", 1) != K:
+            raise UserError(f"cannot resume {run_dir}: it was trained with --num-seeds {meta.get('num_seeds', 1)}, not {K}")
+        if K == 1:
+            tree = stack_trees([tree])
         state, aux, norm, scaler, key = tree["ppo"], tree["aux"], tree["norm"], tree["scaler"], tree["key"]
         rollout_idx, elapsed_before = int(meta["rollout"]), float(meta["wall_s"])
-        logger.truncate_after(rollout_idx * per_rollout)
-        print(f"resumed {run_dir} at env step {rollout_idx * per_rollout:,}", flush=True)
+    loggers = [RunLogger(d, f"{algo.upper()} on {cfg.env_id} (seed {s})", reference_lines=refs) for d, s in zip(dirs, seeds, strict=True)]
+    if cfg.resume:
+        for logger in loggers:
+            logger.truncate_after(rollout_idx * per_rollout)
+        print(f"resumed {run_dir} at env step {rollout_idx * per_rollout:,}" + (f" per seed ({K} seeds)" if K > 1 else ""), flush=True)
     else:
-        (run_dir / "config.json").write_text(json.dumps(config_to_dict(cfg), indent=2))
-    init_info = {}
+        for k, d in enumerate(dirs):
+            (d / "config.json").write_text(json.dumps(config_to_dict(seed_config(k)), indent=2))
+        if K > 1:
+            (run_dir / "config.json").write_text(json.dumps(config_to_dict(cfg), indent=2))
+    init_info = [{} for _ in seeds]
     if init_fn is not None and not cfg.resume:
-        state, norm, init_info = init_fn(state, norm)
-        logger.log_metrics(0, init_info)
+        state, norm, init_info = init_fn(state, norm, seeds)
+        for logger, info in zip(loggers, init_info, strict=True):
+            logger.log_metrics(0, info)
     warmup_rounds = getattr(cfg, "critic_warmup_rounds", 0)
 
     stepper = PolicyStepper(pcfg, state.params, norm, key)
-    rollout_update = make_rollout_update(pcfg, total_updates, cfg.normalize_obs, cfg.normalize_reward, relabel, aux_loss)
-    act_det = jax.jit(lambda p, n, o: jnp.clip(ppo.policy_outputs(pcfg, p, norm_apply(n, o))[0], -1.0, 1.0))
+    rollout_update = jax.jit(
+        jax.vmap(make_rollout_update(pcfg, total_updates, cfg.normalize_obs, cfg.normalize_reward, relabel, aux_loss), in_axes=(0, 0, 0, 0, 0, 0, None, None))
+    )
+    act_det_one = lambda p, n, o: jnp.clip(ppo.policy_outputs(pcfg, p, norm_apply(n, o))[0], -1.0, 1.0)
+    act_det = jax.jit(jax.vmap(act_det_one))
     start = time.time()
 
-    best = BestPolicy(run_dir, rollout_idx * per_rollout if cfg.resume else None)
+    bests = [BestPolicy(d, rollout_idx * per_rollout if cfg.resume else None) for d in dirs]
 
-    def policy_bytes(meta: dict) -> bytes:
-        meta = {"env_id": cfg.env_id, "algorithm": algo, "seed": cfg.seed, **meta, "config": config_to_dict(cfg)}
-        return policy_to_bytes("gaussian", state.params["actor"], pcfg.hidden, env.obs_dim, env.action_dim, norm, meta)
+    def policy_bytes(k: int, meta: dict) -> bytes:
+        meta = {"env_id": cfg.env_id, "algorithm": algo, "seed": seeds[k], **meta, "config": config_to_dict(seed_config(k))}
+        return policy_to_bytes("gaussian", tree_index(state.params["actor"], k), pcfg.hidden, env.obs_dim, env.action_dim, tree_index(norm, k), meta)
 
-    def evaluate(step: int) -> dict:
-        returns, _, _ = run_episodes(eval_env, lambda o: act_det(state.params, norm, jnp.asarray(o)), cfg.eval_episodes, seed=cfg.seed + 10_000)
-        row = logger.log_eval(step, returns)
-        best.offer(step, row["mean_return"], policy_bytes)
-        return row
+    def evaluate(step: int) -> list[dict]:
+        act = lambda o: np.asarray(act_det(state.params, norm, jnp.asarray(o).reshape(K, E, -1))).reshape(K * E, -1)
+        returns = run_grouped_episodes(eval_env, act, [s + 10_000 for s in seeds])
+        rows = []
+        for k in range(K):
+            rows.append(loggers[k].log_eval(step, returns[k]))
+            bests[k].offer(step, rows[-1]["mean_return"], functools.partial(policy_bytes, k))
+        if K > 1:
+            plot_seed_curves(run_dir / "curve.png", [lg.eval_history for lg in loggers], seeds, f"{algo.upper()} on {cfg.env_id}", refs)
+        return rows
 
     def checkpoint() -> None:
         meta = {"rollout": rollout_idx, "step": rollout_idx * per_rollout, "wall_s": elapsed_before + time.time() - start}
-        save_checkpoint(run_dir, {"ppo": state, "aux": aux, "norm": norm, "scaler": scaler, "key": key}, meta)
+        tree = {"ppo": state, "aux": aux, "norm": norm, "scaler": scaler, "key": key}
+        for k, d in enumerate(dirs):  # each seed's own checkpoint: resumable as a single run with that seed
+            save_checkpoint(d, tree_index(tree, k), meta)
+        if K > 1:  # written last: what --resume reads
+            save_checkpoint(run_dir, tree, dict(meta, num_seeds=K))
 
-    obs = env.reset(seed=cfg.seed + rollout_idx)
-    bar = progress_bar(num_rollouts * per_rollout, initial=rollout_idx * per_rollout, desc=f"{algo.upper()} {cfg.env_id}")
-    last_eval = logger.eval_history[-1]["mean_return"] if logger.eval_history else float("nan")
+    env_seeds = lambda idx: [s + idx + i for s in seeds for i in range(N)]  # seed k's block as a single run resets it
+    obs = env.reset(seeds=env_seeds(rollout_idx))
+    bar = progress_bar(K * num_rollouts * per_rollout, initial=K * rollout_idx * per_rollout, desc=f"{algo.upper()} {cfg.env_id}" + (f" x{K} seeds" if K > 1 else ""))
+    last_eval = [lg.eval_history[-1]["mean_return"] if lg.eval_history else float("nan") for lg in loggers]
     if init_fn is not None and not cfg.resume:
-        last_eval = evaluate(0)["mean_return"]  # where the changed agent starts
+        last_eval = [r["mean_return"] for r in evaluate(0)]  # where the changed agents start
     every = lambda n: max(1, round(n / per_rollout)) if n else 0
+    to_seeds = lambda x: jnp.asarray(np.moveaxis(x.reshape(x.shape[0], K, N, *x.shape[2:]), 1, 0))  # [T, K*N, ...] -> [K, T, N, ...]
     try:
         while rollout_idx < num_rollouts:
             t0 = time.time()
-            key, stepper.key, k = jax.random.split(key, 3)
+            key, stepper.key, k = split(key, 3)
             stepper.load(state.params, norm)
             rollout, obs, finished = collect(env, obs, pcfg.num_steps, stepper)
             state, aux, norm, scaler, metrics = rollout_update(
-                state, aux, norm, scaler, jax.tree_util.tree_map(jnp.asarray, rollout), k, jnp.float32(rollout_idx >= warmup_rounds), jnp.float32(rollout_idx / num_rollouts)
+                state, aux, norm, scaler, jax.tree_util.tree_map(to_seeds, rollout), k, jnp.float32(rollout_idx >= warmup_rounds), jnp.float32(rollout_idx / num_rollouts)
             )
             rollout_idx += 1
             step = rollout_idx * per_rollout
-            row = to_float_dict(metrics)
-            check_finite(row, step, run_dir)
-            row["steps_per_s"] = per_rollout / (time.time() - t0)
-            if finished:
-                row["train_return"] = float(np.mean(finished))
-            logger.log_metrics(step, row)
-            bar.update(per_rollout)
+            metrics = jax.device_get(metrics)
+            sps = per_rollout / (time.time() - t0)
+            rows = []
+            for k in range(K):
+                row = {name: float(v[k]) for name, v in metrics.items()}
+                check_finite(row, step, dirs[k])
+                row["steps_per_s"] = sps
+                done = [r for i, r in finished if i // N == k]
+                if done:
+                    row["train_return"] = float(np.mean(done))
+                loggers[k].log_metrics(step, row)
+                rows.append(row)
+            bar.update(K * per_rollout)
             if cfg.eval_every and rollout_idx % every(cfg.eval_every) == 0 and rollout_idx < num_rollouts:
-                last_eval = evaluate(step)["mean_return"]
-            postfix = {"eval_return": f"{last_eval:,.0f}", "env_return": f"{row.get('train_return', float('nan')):,.0f}"}
-            if "disc_acc_expert" in row:
-                postfix["disc_acc"] = f"{0.5 * (row['disc_acc_expert'] + row['disc_acc_policy']):.2f}"
+                last_eval = [r["mean_return"] for r in evaluate(step)]
+            train_returns = [r["train_return"] for r in rows if "train_return" in r]
+            postfix = {"eval_return": f"{np.mean(last_eval):,.0f}", "env_return": f"{np.mean(train_returns) if train_returns else float('nan'):,.0f}"}
+            if "disc_acc_expert" in metrics:
+                postfix["disc_acc"] = f"{0.5 * (np.mean(metrics['disc_acc_expert']) + np.mean(metrics['disc_acc_policy'])):.2f}"
             bar.set_postfix(postfix, refresh=False)
             if cfg.checkpoint_every and rollout_idx % every(cfg.checkpoint_every) == 0 and rollout_idx < num_rollouts:
                 checkpoint()
@@ -315,9 +379,21 @@ def run_onpolicy(cfg, algo: str, aux: Any = None, relabel=None, reference_lines:
     step = rollout_idx * per_rollout
     final = evaluate(step)
     checkpoint()
-    atomic_write_bytes(run_dir / "policy.msgpack", policy_bytes({"env_steps": step, "eval_mean_return": final["mean_return"]}))
-    logger.close()
+    for k, d in enumerate(dirs):
+        atomic_write_bytes(d / "policy.msgpack", policy_bytes(k, {"env_steps": step, "eval_mean_return": final[k]["mean_return"]}))
+        loggers[k].close()
     wall_s = elapsed_before + time.time() - start
-    best_info = best.report(eval_env, 2 * cfg.eval_episodes, cfg.seed + 20_000, refs)
-    finish_info = on_finish(aux, norm, run_dir) if on_finish is not None else {}
-    return dict(run_summary(final, step, wall_s, run_dir), **init_info, **best_info, **finish_info)
+    report_env = eval_env if K == 1 else make_train_and_eval_envs(cfg.env_id, 1, E, cfg.seed)[1]
+    per_seed = []
+    for k, d in enumerate(dirs):
+        best_info = bests[k].report(report_env, 2 * E, seeds[k] + 20_000, refs)
+        finish_info = on_finish(tree_index(aux, k), tree_index(norm, k), d, seeds[k]) if on_finish is not None else {}
+        per_seed.append(dict(run_summary(final[k], step, wall_s, d), **({"seed": seeds[k]} if K > 1 else {}), **init_info[k], **best_info, **finish_info))
+    eval_env.close()
+    if report_env is not eval_env:
+        report_env.close()
+    if K == 1:
+        return per_seed[0]
+    summary = multi_seed_summary(per_seed, seeds, step, wall_s, run_dir)
+    atomic_write_bytes(run_dir / "summary.json", json.dumps(summary, indent=2).encode())
+    return summary

@@ -24,23 +24,26 @@ import numpy as np
 
 from jirl.algorithms import sac
 from jirl.buffers import Transition, buffer_add, buffer_from_numpy, buffer_init, buffer_to_numpy
-from jirl.envs.gym_bridge import run_episodes
+from jirl.envs.gym_bridge import run_grouped_episodes
 from jirl.envs.normalize import norm_apply, norm_init, norm_update
 from jirl.fileio import atomic_write_bytes
 from jirl.loops.common import (
     BestPolicy,
     RunLogger,
     UserError,
-
     check_finite,
     config_to_dict,
     load_checkpoint,
     make_train_and_eval_envs,
+    multi_seed_summary,
+    plot_seed_curves,
     prepare_run_dir,
     progress_bar,
     run_summary,
     save_checkpoint,
-    to_float_dict,
+    seed_run_dirs,
+    stack_trees,
+    tree_index,
 )
 from jirl.policy import policy_to_bytes
 
@@ -53,6 +56,11 @@ class SACTrainConfig:
     """Gymnasium env id with a Box action space."""
     seed: int = 0
     """Seed of everything (network init, exploration, env resets)."""
+    num_seeds: int = 1
+    """Train the seeds seed, seed+1, ..., seed+K-1 as K independent agents in one compiled program (vmapped
+    over seeds, each with its own replay buffer: mind K x --buffer-size in memory). Each seed gets its own
+    folder run_dir/seed-<S> (metrics, curve, checkpoint, policies) with the same results as a separate run with
+    that seed; run_dir gets curve.png with every seed and summary.json with the mean and spread."""
     total_steps: int = 1_000_000
     """Env steps to train for."""
     learning_starts: int = 5_000
@@ -93,7 +101,7 @@ def _example_transition(obs_dim: int, action_dim: int) -> Transition:
 
 
 def _validate(cfg: SACTrainConfig) -> None:
-    for name in ("total_steps", "buffer_size", "updates_per_step", "num_envs", "eval_episodes", "log_every"):
+    for name in ("total_steps", "buffer_size", "updates_per_step", "num_envs", "eval_episodes", "log_every", "num_seeds"):
         if getattr(cfg, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(cfg, name)}")
     if cfg.learning_starts < 0:
@@ -106,13 +114,14 @@ def _validate(cfg: SACTrainConfig) -> None:
 class OffPolicyImitation:
     """Turns the SAC driver into an off-policy imitation learner (DAC-style GAIL).
 
-    ``aux`` is the imitation state (e.g. a discriminator), checkpointed with the run. Inside the per-step jitted
+    ``make_aux(seed)`` builds the imitation state of a seed (e.g. a discriminator), checkpointed with the run.
+    Inside the per-step jitted
     call, ``aux_update(aux, norm, buffer, key) -> (aux, metrics)`` runs first (it may only *read* the buffer),
     then the SAC updates use ``reward_fn(aux, norm, batches) -> rewards`` instead of the env reward.
     """
 
     name: str
-    aux: Any
+    make_aux: Callable[[int], Any]
     aux_update: Callable
     reward_fn: Callable
     metric_names: tuple[str, ...]
@@ -120,54 +129,81 @@ class OffPolicyImitation:
 
 
 def train(cfg: SACTrainConfig, imitation: OffPolicyImitation | None = None) -> dict:
-    """Train; returns the summary dict that the script prints as its final JSON line."""
+    """Train; returns the summary dict that the script prints as its final JSON line.
+
+    With ``cfg.num_seeds = K > 1`` the K seeds are one batch: every state (agent, replay buffer, observation
+    statistics, key, ``aux``) has a leading seed axis, the per-step calls are ``jit(vmap(...))`` over it, and
+    the env holds ``K x num_envs`` envs. Folders as in :func:`jirl.loops.ppo.run_onpolicy`.
+    """
     _validate(cfg)
+    K, N, E = cfg.num_seeds, cfg.num_envs, cfg.eval_episodes
+    seeds = [cfg.seed + k for k in range(K)]
     algo = imitation.name if imitation else "sac"
-    run_dir = prepare_run_dir(cfg.run_dir or default_run_dir(algo, cfg.env_id, cfg.seed), cfg.resume)
-    env, eval_env = make_train_and_eval_envs(cfg.env_id, cfg.num_envs, cfg.eval_episodes, cfg.seed)
+    run_dir = prepare_run_dir(cfg.run_dir or (default_run_dir(algo, cfg.env_id, cfg.seed) + (f"-x{K}" if K > 1 else "")), cfg.resume)
+    dirs = seed_run_dirs(run_dir, seeds)
+    env, eval_env = make_train_and_eval_envs(cfg.env_id, K * N, K * E, cfg.seed)
     obs_dim, action_dim = env.obs_dim, env.action_dim
     scfg = cfg.sac
 
-    key = jax.random.PRNGKey(cfg.seed)
-    key, k_init = jax.random.split(key)
-    state = sac.init(scfg, k_init, obs_dim, action_dim)
-    norm = norm_init(obs_dim) if cfg.normalize_obs else None
+    def split(keys, n):
+        return jnp.swapaxes(jax.vmap(lambda k: jax.random.split(k, n))(keys), 0, 1)  # [n, K, 2]
+
+    key = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
+    key, k_init = split(key, 2)
+    state = jax.vmap(lambda k: sac.init(scfg, k, obs_dim, action_dim))(k_init)
+    norm = stack_trees([norm_init(obs_dim)] * K) if cfg.normalize_obs else None
     example = _example_transition(obs_dim, action_dim)
     step = 0
     start_time = time.time()
     elapsed_before = 0.0
 
-    aux = imitation.aux if imitation else None
+    aux = stack_trees([imitation.make_aux(s) for s in seeds]) if imitation else None
     refs = imitation.reference_lines if imitation else {}
-    logger = RunLogger(run_dir, f"{algo.upper()} on {cfg.env_id} (seed {cfg.seed})", reference_lines=refs)
+    seed_config = lambda k: dataclasses.replace(cfg, seed=seeds[k], run_dir=str(dirs[k]), **({"num_seeds": 1} if K > 1 else {}))
     if cfg.resume:
         template = {"sac": state, "norm": norm, "key": key, "aux": aux}
-        tree, meta = load_checkpoint(run_dir, template)
+        try:
+            tree, meta = load_checkpoint(run_dir, tree_index(template, 0) if K == 1 else template)
+        except ValueError as e:
+            raise UserError(f"cannot resume {run_dir} with --num-seeds {K} and this config: {e}") from None
+        if meta.get("num_seeds", 1) != K:
+            raise UserError(f"cannot resume {run_dir}: it was trained with --num-seeds {meta.get('num_seeds', 1)}, not {K}")
+        if K == 1:
+            tree = stack_trees([tree])
         state, norm, key, aux = tree["sac"], tree["norm"], tree["key"], tree["aux"]
         step, elapsed_before = int(meta["step"]), float(meta["wall_s"])
-        with np.load(run_dir / meta["buffer_file"], allow_pickle=False) as z:
-            buffer = buffer_from_numpy(example, cfg.buffer_size, {k: z[k] for k in z.files})
-        logger.truncate_after(step)
-        print(f"resumed {run_dir} at env step {step:,}", flush=True)
+        buffers = []
+        for name in meta.get("buffer_files", [meta.get("buffer_file")]):
+            with np.load(run_dir / name, allow_pickle=False) as z:
+                buffers.append(buffer_from_numpy(example, cfg.buffer_size, {k: z[k] for k in z.files}))
+        buffer = stack_trees(buffers)
     else:
-        buffer = buffer_init(example, cfg.buffer_size)
-        (run_dir / "config.json").write_text(json.dumps(config_to_dict(cfg), indent=2))
+        buffer = jax.vmap(lambda _: buffer_init(example, cfg.buffer_size))(jnp.arange(K))
+    loggers = [RunLogger(d, f"{algo.upper()} on {cfg.env_id} (seed {s})", reference_lines=refs) for d, s in zip(dirs, seeds, strict=True)]
+    if cfg.resume:
+        for logger in loggers:
+            logger.truncate_after(step)
+        print(f"resumed {run_dir} at env step {step:,}" + (f" per seed ({K} seeds)" if K > 1 else ""), flush=True)
+    else:
+        for k, d in enumerate(dirs):
+            (d / "config.json").write_text(json.dumps(config_to_dict(seed_config(k)), indent=2))
+        if K > 1:
+            (run_dir / "config.json").write_text(json.dumps(config_to_dict(cfg), indent=2))
 
-    np_rng = np.random.default_rng(cfg.seed + step)
+    np_rngs = [np.random.default_rng(s + step) for s in seeds]
 
-    # --- the jitted functions -------------------------------------------------------------------------
-    n_updates = cfg.updates_per_step * cfg.num_envs
+    # --- the jitted functions (one seed each, vmapped over seeds) ---------------------------------------
+    n_updates = cfg.updates_per_step * N
 
-    @functools.partial(jax.jit, donate_argnums=(0,))
-    def add_only(buffer, transition, norm):
+    def add_one(buffer, transition, norm):
         if norm is not None:
             norm = norm_update(norm, transition.obs)
         return buffer_add(buffer, transition), norm
 
+    add_only = jax.jit(jax.vmap(add_one), donate_argnums=(0,))
     metric_names = METRIC_NAMES + (imitation.metric_names if imitation else ())
 
-    @functools.partial(jax.jit, donate_argnums=(0, 3, 4, 5))
-    def train_step(state, buffer, norm, key, metrics_sum, aux, next_obs):
+    def train_one(state, buffer, norm, key, metrics_sum, aux, next_obs):
         """Run the updates on the buffer, accumulate metrics, act on ``next_obs [N, obs_dim]``.
 
         The state, key and metric sums are donated and carried. The buffer is only read here: adding to it
@@ -186,99 +222,127 @@ def train(cfg: SACTrainConfig, imitation: OffPolicyImitation | None = None) -> d
         action = sac.act(scfg, state.actor_params, norm_apply(norm, next_obs), k_act, deterministic=False)
         return state, norm, key, metrics_sum, aux, action
 
-    @jax.jit
-    def act_fn(actor_params, norm, obs, key):
-        """Stochastic action; used for the first learner step (e.g. right after a resume)."""
-        return sac.act(scfg, actor_params, norm_apply(norm, obs), key, deterministic=False)
+    train_step = jax.jit(jax.vmap(train_one), donate_argnums=(0, 3, 4, 5))
+    # stochastic action; used for the first learner step (e.g. right after a resume)
+    act_fn = jax.jit(jax.vmap(lambda p, n, o, k: sac.act(scfg, p, norm_apply(n, o), k, deterministic=False)))
+    act_det = jax.jit(jax.vmap(lambda p, n, o: sac.act(scfg, p, norm_apply(n, o), jax.random.PRNGKey(0), True)))
+    per_seed = lambda x: jnp.asarray(x).reshape(K, N, *x.shape[1:])  # [K*N, ...] -> [K, N, ...]
 
-    act_det = jax.jit(lambda p, n, o: sac.act(scfg, p, norm_apply(n, o), jax.random.PRNGKey(0), True))
+    bests = [BestPolicy(d, step if cfg.resume else None) for d in dirs]
 
-    best = BestPolicy(run_dir, step if cfg.resume else None)
+    def policy_bytes(k: int, meta: dict) -> bytes:
+        meta = {"env_id": cfg.env_id, "algorithm": algo, "seed": seeds[k], **meta, "config": config_to_dict(seed_config(k))}
+        return policy_to_bytes("tanh_gaussian", tree_index(state.actor_params, k), scfg.hidden, obs_dim, action_dim, tree_index(norm, k), meta)
 
-    def policy_bytes(meta: dict) -> bytes:
-        meta = {"env_id": cfg.env_id, "algorithm": algo, "seed": cfg.seed, **meta, "config": config_to_dict(cfg)}
-        return policy_to_bytes("tanh_gaussian", state.actor_params, scfg.hidden, obs_dim, action_dim, norm, meta)
-
-    def evaluate(at_step: int) -> dict:
-        returns, _, _ = run_episodes(eval_env, lambda o: act_det(state.actor_params, norm, jnp.asarray(o)), cfg.eval_episodes, seed=cfg.seed + 10_000)
-        row = logger.log_eval(at_step, returns)
-        best.offer(at_step, row["mean_return"], policy_bytes)
-        return row
+    def evaluate(at_step: int) -> list[dict]:
+        act = lambda o: np.asarray(act_det(state.actor_params, norm, jnp.asarray(o).reshape(K, E, -1))).reshape(K * E, -1)
+        returns = run_grouped_episodes(eval_env, act, [s + 10_000 for s in seeds])
+        rows = []
+        for k in range(K):
+            rows.append(loggers[k].log_eval(at_step, returns[k]))
+            bests[k].offer(at_step, rows[-1]["mean_return"], functools.partial(policy_bytes, k))
+        if K > 1:
+            plot_seed_curves(run_dir / "curve.png", [lg.eval_history for lg in loggers], seeds, f"{algo.upper()} on {cfg.env_id}", refs)
+        return rows
 
     def checkpoint(at_step: int) -> None:
         buf_name = f"buffer-{at_step}.npz"
-        tmp = run_dir / f".{buf_name}.tmp.npz"
-        np.savez(tmp, **buffer_to_numpy(buffer))
-        os.replace(tmp, run_dir / buf_name)
-        meta = {"step": at_step, "wall_s": elapsed_before + time.time() - start_time, "buffer_file": buf_name, "config": config_to_dict(cfg)}
-        save_checkpoint(run_dir, {"sac": state, "norm": norm, "key": key, "aux": aux}, meta)
-        for old in run_dir.glob("buffer-*.npz"):
-            if old.name != buf_name:
-                old.unlink()
+        meta = {"step": at_step, "wall_s": elapsed_before + time.time() - start_time}
+        tree = {"sac": state, "norm": norm, "key": key, "aux": aux}
+        for k, d in enumerate(dirs):  # each seed's own checkpoint: resumable as a single run with that seed
+            tmp = d / f".{buf_name}.tmp.npz"
+            np.savez(tmp, **buffer_to_numpy(tree_index(buffer, k)))
+            os.replace(tmp, d / buf_name)
+            save_checkpoint(d, tree_index(tree, k), dict(meta, buffer_file=buf_name, config=config_to_dict(seed_config(k))))
+        if K > 1:  # written last: what --resume reads
+            files = [str(d.relative_to(run_dir) / buf_name) for d in dirs]
+            save_checkpoint(run_dir, tree, dict(meta, num_seeds=K, buffer_files=files, config=config_to_dict(cfg)))
+        for d in dirs:
+            for old in d.glob("buffer-*.npz"):
+                if old.name != buf_name:
+                    old.unlink()
 
     # --- the loop ---------------------------------------------------------------------------------------
-    obs = env.reset(seed=cfg.seed + step)
+    obs = env.reset(seeds=[s + step + i for s in seeds for i in range(N)])  # seed k's block as a single run resets it
     action = None
     metrics_acc, n_acc = None, 0
-    train_returns = []
-    last_eval = logger.eval_history[-1]["mean_return"] if logger.eval_history else float("nan")
-    bar = progress_bar(cfg.total_steps, initial=step, desc=f"{algo.upper()} {cfg.env_id}")
+    train_returns = [[] for _ in seeds]
+    last_eval = [lg.eval_history[-1]["mean_return"] if lg.eval_history else float("nan") for lg in loggers]
+    bar = progress_bar(K * cfg.total_steps, initial=K * step, desc=f"{algo.upper()} {cfg.env_id}" + (f" x{K} seeds" if K > 1 else ""))
     t_phase, steps_phase = time.time(), 0
     try:
         while step < cfg.total_steps:
             if step < cfg.learning_starts or action is None:
                 if step < cfg.learning_starts:
-                    action = env.sample_actions(np_rng)
+                    action = np.concatenate([rng.uniform(-1.0, 1.0, size=(N, action_dim)).astype(np.float32) for rng in np_rngs])
                 else:
-                    key, k = jax.random.split(key)
-                    action = np.asarray(act_fn(state.actor_params, norm, jnp.asarray(obs), k))
-            res = env.step(np.asarray(action))
+                    key, k = split(key, 2)
+                    action = act_fn(state.actor_params, norm, per_seed(obs), k)
+            action = np.asarray(action).reshape(K * N, action_dim)
+            res = env.step(action)
             transition = Transition(
-                obs=obs,
-                action=np.asarray(action, np.float32),
-                reward=res.reward,
-                next_obs=res.final_obs,
-                terminated=res.terminated.astype(np.float32),
+                obs=per_seed(obs),
+                action=per_seed(action.astype(np.float32)),
+                reward=per_seed(res.reward),
+                next_obs=per_seed(res.final_obs),
+                terminated=per_seed(res.terminated.astype(np.float32)),
             )
-            step += cfg.num_envs
-            steps_phase += cfg.num_envs
-            train_returns.extend(res.finished_returns)
+            step += N
+            steps_phase += N
+            for i, r in zip(np.flatnonzero(res.terminated | res.truncated), res.finished_returns, strict=True):
+                train_returns[i // N].append(r)
             buffer, norm = add_only(buffer, transition, norm)
             if step < cfg.learning_starts:
                 action = None
             else:
                 if metrics_acc is None:
-                    metrics_acc = {k: jnp.zeros((), jnp.float32) for k in metric_names}
-                state, norm, key, metrics_acc, aux, action = train_step(state, buffer, norm, key, metrics_acc, aux, res.obs)
+                    metrics_acc = {name: jnp.zeros((K,), jnp.float32) for name in metric_names}
+                state, norm, key, metrics_acc, aux, action = train_step(state, buffer, norm, key, metrics_acc, aux, per_seed(res.obs))
                 n_acc += 1
             obs = res.obs
-            bar.update(cfg.num_envs)
+            bar.update(K * N)
 
-            if step % cfg.log_every < cfg.num_envs and metrics_acc is not None:
-                row = {k: v / n_acc for k, v in to_float_dict(metrics_acc).items()}
-                check_finite(row, step, run_dir)
-                row["steps_per_s"] = steps_phase / (time.time() - t_phase)
-                if train_returns:
-                    row["train_return"] = float(np.mean(train_returns))
-                logger.log_metrics(step, row)
-                metrics_acc, n_acc, train_returns = None, 0, []
+            if step % cfg.log_every < N and metrics_acc is not None:
+                sums = jax.device_get(metrics_acc)
+                sps = steps_phase / (time.time() - t_phase)
+                for k in range(K):
+                    row = {name: float(v[k]) / n_acc for name, v in sums.items()}
+                    check_finite(row, step, dirs[k])
+                    row["steps_per_s"] = sps
+                    if train_returns[k]:
+                        row["train_return"] = float(np.mean(train_returns[k]))
+                    loggers[k].log_metrics(step, row)
+                metrics_acc, n_acc, train_returns = None, 0, [[] for _ in seeds]
                 t_phase, steps_phase = time.time(), 0
-                bar.set_postfix(eval_return=f"{last_eval:,.0f}", sps=f"{row['steps_per_s']:.0f}", refresh=False)
-            if cfg.eval_every and step % cfg.eval_every < cfg.num_envs and step < cfg.total_steps:
-                last_eval = evaluate(step)["mean_return"]
-                bar.set_postfix(eval_return=f"{last_eval:,.0f}", refresh=False)
+                bar.set_postfix(eval_return=f"{np.mean(last_eval):,.0f}", sps=f"{K * sps:.0f}", refresh=False)
+            if cfg.eval_every and step % cfg.eval_every < N and step < cfg.total_steps:
+                last_eval = [r["mean_return"] for r in evaluate(step)]
+                bar.set_postfix(eval_return=f"{np.mean(last_eval):,.0f}", refresh=False)
                 t_phase, steps_phase = time.time(), 0
-            if cfg.checkpoint_every and step % cfg.checkpoint_every < cfg.num_envs and step < cfg.total_steps:
+            if cfg.checkpoint_every and step % cfg.checkpoint_every < N and step < cfg.total_steps:
                 checkpoint(step)
                 t_phase, steps_phase = time.time(), 0
     finally:
         bar.close()
+        env.close()
 
     final = evaluate(step)
     checkpoint(step)
-    atomic_write_bytes(run_dir / "policy.msgpack", policy_bytes({"env_steps": step, "eval_mean_return": final["mean_return"], "eval_std_return": final["std_return"]}))
-    logger.close()
+    for k, d in enumerate(dirs):
+        meta = {"env_steps": step, "eval_mean_return": final[k]["mean_return"], "eval_std_return": final[k]["std_return"]}
+        atomic_write_bytes(d / "policy.msgpack", policy_bytes(k, meta))
+        loggers[k].close()
     wall_s = elapsed_before + time.time() - start_time
-    best_info = best.report(eval_env, 2 * cfg.eval_episodes, cfg.seed + 20_000, logger.reference_lines)
-    return dict(run_summary(final, step, wall_s, run_dir), **best_info)
-
+    report_env = eval_env if K == 1 else make_train_and_eval_envs(cfg.env_id, 1, E, cfg.seed)[1]
+    summaries = [
+        dict(run_summary(final[k], step, wall_s, d), **({"seed": seeds[k]} if K > 1 else {}), **bests[k].report(report_env, 2 * E, seeds[k] + 20_000, refs))
+        for k, d in enumerate(dirs)
+    ]
+    eval_env.close()
+    if report_env is not eval_env:
+        report_env.close()
+    if K == 1:
+        return summaries[0]
+    summary = multi_seed_summary(summaries, seeds, step, wall_s, run_dir)
+    atomic_write_bytes(run_dir / "summary.json", json.dumps(summary, indent=2).encode())
+    return summary

@@ -134,7 +134,7 @@ def train(cfg: RunOptions, setting: str, seed: int, run_dir: str, resume: bool =
 
     imitation = OffPolicyImitation(
         name=setting,
-        aux=state,
+        make_aux=lambda seed: state,
         aux_update=aux_update,
         reward_fn=reward_fn,
         metric_names=tp.metric_names(),
