@@ -1,0 +1,32 @@
+"""experiments/peer_benchmark.py: jirl's side only (the peers' environment is not installed in CI), tiny budgets."""
+
+import json
+
+
+def test_peer_benchmark_jirl_only(run_script):
+    # gail runs jirl's PPO loop too; jirl's first SAC update (compiled) is logged at step 1000, before the window
+    args = "--jirl-only --algos sac gail --learning-starts 1000 --warmup-steps 0 --measure-steps 1000 --warmup-rollouts 1 --measure-rollouts 1"
+    res = run_script("peer_benchmark.py", *args.split(), timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    lines = res.stdout.strip().splitlines()
+    summary = json.loads(lines[-1])
+    assert {"date", "machine", "rows", "failed", "jirl_versions", "peer_versions", "wall_s"} <= set(summary)
+    assert summary["failed"] == [] and summary["peers_venv"] is None and summary["recorded_rows"] == 0
+    assert [r["algo"] for r in summary["rows"]] == ["sac", "gail"]
+    for row in summary["rows"]:
+        assert row["jirl_env_steps_per_s"] > 0 and row["peer"] is None and row["ratio"] is None
+    assert summary["rows"][0]["jirl_measured_steps"] == 1000
+    assert summary["rows"][1]["jirl_measured_steps"] == 2048 and "64x64, 8 envs x 256 steps" in summary["rows"][1]["setting"]
+    table = [line for line in lines if line.startswith("| ")]
+    assert table[0].startswith("| algo | setting | jirl env steps/s | peer |")
+    body = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in table[2:]}
+    assert set(body) == {"sac", "gail"}
+    for cells in body.values():
+        assert float(cells[2].replace(",", "")) > 0
+
+
+def test_peer_benchmark_user_errors(run_script):
+    res = run_script("peer_benchmark.py", "--jirl-only", "--algos", "sac", "--measure-steps", "1500", timeout=120)
+    assert res.returncode == 2 and "--measure-steps" in res.stderr
+    res = run_script("peer_benchmark.py", "--jirl-only", "--record", timeout=120)
+    assert res.returncode == 2 and "--record" in res.stderr
