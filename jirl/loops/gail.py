@@ -50,6 +50,10 @@ class GAILTrainConfig:
     env_workers: int = 0
     """ppo learner: worker processes that step the training envs in parallel (0: in this process). Worth it when
     env stepping dominates (many envs, spare cores); results are identical either way."""
+    backend: Literal["gym", "mjx"] = "gym"
+    """ppo learner: training envs in Gymnasium through the NumPy bridge (gym) or in jirl's pure-JAX twin of
+    HalfCheetah-v5 (mjx; needs pip install -e ".[mjx]"), where rollout, discriminator and PPO update of a round
+    are one compiled call on the device. Evaluation always runs in Gymnasium."""
     normalize_obs: bool = True
     """Normalize observations (policy and discriminator inputs) with running statistics."""
     normalize_reward: bool = True
@@ -183,6 +187,8 @@ def train(cfg: GAILTrainConfig) -> dict:
     make_disc = lambda seed: gail.init(dcfg, jax.random.PRNGKey(seed + 1), input_dim)
 
     lines = reference_lines(cfg.env_id)
+    if cfg.backend != "gym" and cfg.learner != "ppo":
+        raise UserError("--backend mjx needs --learner ppo (the SAC learner steps Gymnasium envs)")
     if cfg.learner == "ppo":
         cfg = dataclasses.replace(cfg, total_steps=cfg.total_steps or 2_000_000, num_envs=cfg.num_envs or 8, disc=dcfg)
         relabel = make_relabel(dcfg, expert_obs, expert_act, expert_next)

@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import chex
 import jax
@@ -66,6 +67,10 @@ class PPOTrainConfig:
     env_workers: int = 0
     """Worker processes that step the training envs in parallel (0: in this process). Worth it when env
     stepping dominates (many envs, spare cores); results are identical either way."""
+    backend: Literal["gym", "mjx"] = "gym"
+    """Training envs: gym = Gymnasium through the NumPy bridge; mjx = jirl's pure-JAX twin of HalfCheetah-v5
+    (needs pip install -e ".[mjx]"), so that rollout and update of a round are one compiled call on the
+    device. Evaluation always runs in Gymnasium."""
     normalize_obs: bool = True
     """Normalize observations with running statistics (frozen within a rollout; saved with the policy)."""
     normalize_reward: bool = True
@@ -217,6 +222,54 @@ def collect(env: VecEnv, obs: np.ndarray, num_steps: int, act: Callable[[np.ndar
     return Rollout(**buf), obs, finished
 
 
+MJX_ENVS = ("HalfCheetah-v5",)
+
+
+def make_twin(env_id: str):
+    """jirl's pure-JAX twin of ``env_id`` for ``--backend mjx`` (a UserError when there is none or MJX is missing)."""
+    if env_id not in MJX_ENVS:
+        raise UserError(f"--backend mjx has a twin of {', '.join(MJX_ENVS)} only, not {env_id}; use --backend gym")
+    from jirl.envs.mjx_halfcheetah import HalfCheetahMJX, MJXNotInstalledError
+
+    try:
+        return HalfCheetahMJX()
+    except MJXNotInstalledError as e:
+        raise UserError(str(e)) from None
+
+
+def make_device_collect(pcfg: ppo.PPOConfig, twin, num_steps: int):
+    """Collect a rollout ``[T, N]`` entirely on the device: a ``lax.scan`` over ``num_steps`` steps of policy
+    sampling and the vmapped twin's ``step_autoreset``, the counterpart of :func:`collect` on the bridge.
+
+    ``collect(params, norm, env_state [N], ep_return [N], key) -> (rollout, env_state, ep_return,
+    finished_sum, finished_count)``: ``ep_return`` carries the running return of every env's episode, and the
+    returns of episodes that finished in this rollout are summed and counted (for the logged train return).
+    Actions are stored unclipped, clipped to [-1, 1] and rescaled to the env's bounds for the env, as the bridge does.
+    """
+    low, high = jnp.asarray(twin.action_low, jnp.float32), jnp.asarray(twin.action_high, jnp.float32)
+
+    def collect_on_device(params, norm, env_state, ep_return, key):
+        def body(carry, k):
+            env_state, ep_return = carry
+            obs = env_state.obs.astype(jnp.float32)
+            action, log_prob, value = ppo.sample_action(pcfg, params, norm_apply(norm, obs), k)
+            scaled = low + 0.5 * (jnp.clip(action, -1.0, 1.0) + 1.0) * (high - low)
+            env_state, _, reward, terminated, truncated, info = jax.vmap(twin.step_autoreset)(env_state, scaled)
+            end = terminated | truncated
+            ep_return = ep_return + reward
+            finished = (jnp.sum(jnp.where(end, ep_return, 0.0)), jnp.sum(end))
+            row = Rollout(
+                obs=obs, action=action, log_prob=log_prob, value=value, reward=reward.astype(jnp.float32), terminated=terminated,
+                episode_end=end, final_obs=info["final_obs"].astype(jnp.float32),
+            )
+            return (env_state, jnp.where(end, 0.0, ep_return)), (row, finished)
+
+        (env_state, ep_return), (rollout, (fin_sum, fin_n)) = jax.lax.scan(body, (env_state, ep_return), jax.random.split(key, num_steps))
+        return rollout, env_state, ep_return, jnp.sum(fin_sum), jnp.sum(fin_n)
+
+    return collect_on_device
+
+
 def train(cfg: PPOTrainConfig) -> dict:
     """Train PPO on the env reward; returns the summary printed as the final JSON line."""
     return run_onpolicy(cfg, "ppo")
@@ -255,15 +308,21 @@ def run_onpolicy(cfg, algo: str, make_aux=None, relabel=None, reference_lines: d
     seeds = [cfg.seed + k for k in range(K)]
     run_dir = prepare_run_dir(cfg.run_dir or str(Path("runs") / f"{algo}-{cfg.env_id}-s{cfg.seed}" + (f"-x{K}" if K > 1 else "")), cfg.resume)
     dirs = seed_run_dirs(run_dir, seeds)
-    env, eval_env = make_train_and_eval_envs(cfg.env_id, K * N, K * E, cfg.seed, cfg.env_workers)
+    backend = getattr(cfg, "backend", "gym")
+    twin = make_twin(cfg.env_id) if backend == "mjx" else None
+    env, eval_env = make_train_and_eval_envs(cfg.env_id, 1 if twin else K * N, K * E, cfg.seed, 0 if twin else cfg.env_workers)
+    obs_dim, action_dim = env.obs_dim, env.action_dim
+    if twin is not None:  # the twin steps the training envs; Gymnasium only evaluates
+        env.close()
+        env = None
 
     def split(keys, n):
         return jnp.swapaxes(jax.vmap(lambda k: jax.random.split(k, n))(keys), 0, 1)  # [n, K, 2]
 
     key = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
     key, k_init = split(key, 2)
-    state = jax.vmap(lambda k: ppo.init(pcfg, k, env.obs_dim, env.action_dim, total_updates))(k_init)
-    norm = stack_trees([norm_init(env.obs_dim)] * K) if cfg.normalize_obs else None
+    state = jax.vmap(lambda k: ppo.init(pcfg, k, obs_dim, action_dim, total_updates))(k_init)
+    norm = stack_trees([norm_init(obs_dim)] * K) if cfg.normalize_obs else None
     scaler = stack_trees([reward_scaler_init(N)] * K) if cfg.normalize_reward else None
     aux = stack_trees([make_aux(s) for s in seeds]) if make_aux is not None else None
     rollout_idx, elapsed_before = 0, 0.0
@@ -298,10 +357,27 @@ def run_onpolicy(cfg, algo: str, make_aux=None, relabel=None, reference_lines: d
             logger.log_metrics(0, info)
     warmup_rounds = getattr(cfg, "critic_warmup_rounds", 0)
 
-    stepper = PolicyStepper(pcfg, state.params, norm, key)
-    rollout_update = jax.jit(
-        jax.vmap(make_rollout_update(pcfg, total_updates, cfg.normalize_obs, cfg.normalize_reward, relabel, aux_loss), in_axes=(0, 0, 0, 0, 0, 0, None, None))
-    )
+    update_one = make_rollout_update(pcfg, total_updates, cfg.normalize_obs, cfg.normalize_reward, relabel, aux_loss)
+    if twin is None:
+        stepper = PolicyStepper(pcfg, state.params, norm, key)
+        rollout_update = jax.jit(jax.vmap(update_one, in_axes=(0, 0, 0, 0, 0, 0, None, None)))
+    else:
+        collect_one = make_device_collect(pcfg, twin, pcfg.num_steps)
+
+        def device_round(state, aux, norm, scaler, env_state, ep_return, key, policy_weight, progress):
+            """One whole round on the device: rollout in the twin, then the same update as the bridge path."""
+            k_collect, k_update = jax.random.split(key)
+            rollout, env_state, ep_return, fin_sum, fin_n = collect_one(state.params, norm, env_state, ep_return, k_collect)
+            state, aux, norm, scaler, metrics = update_one(state, aux, norm, scaler, rollout, k_update, policy_weight, progress)
+            return state, aux, norm, scaler, env_state, ep_return, fin_sum, fin_n, metrics
+
+        device_round = jax.jit(jax.vmap(device_round, in_axes=(0, 0, 0, 0, 0, 0, 0, None, None)))
+
+        def twin_reset(idx: int):
+            """Every seed's N twin envs, freshly reset (from the seed and the round, like the bridge's resets)."""
+            keys = jnp.stack([jax.random.split(jax.random.fold_in(jax.random.PRNGKey(s), 1_000_003 + idx), N) for s in seeds])
+            return jax.vmap(jax.vmap(twin.reset))(keys), jnp.zeros((K, N), jnp.float32)
+
     act_det_one = lambda p, n, o: jnp.clip(ppo.policy_outputs(pcfg, p, norm_apply(n, o))[0], -1.0, 1.0)
     act_det = jax.jit(jax.vmap(act_det_one))
     start = time.time()
@@ -310,7 +386,7 @@ def run_onpolicy(cfg, algo: str, make_aux=None, relabel=None, reference_lines: d
 
     def policy_bytes(k: int, meta: dict) -> bytes:
         meta = {"env_id": cfg.env_id, "algorithm": algo, "seed": seeds[k], **meta, "config": config_to_dict(seed_config(k))}
-        return policy_to_bytes("gaussian", tree_index(state.params["actor"], k), pcfg.hidden, env.obs_dim, env.action_dim, tree_index(norm, k), meta)
+        return policy_to_bytes("gaussian", tree_index(state.params["actor"], k), pcfg.hidden, obs_dim, action_dim, tree_index(norm, k), meta)
 
     def evaluate(step: int) -> list[dict]:
         act = lambda o: np.asarray(act_det(state.params, norm, jnp.asarray(o).reshape(K, E, -1))).reshape(K * E, -1)
@@ -331,8 +407,10 @@ def run_onpolicy(cfg, algo: str, make_aux=None, relabel=None, reference_lines: d
         if K > 1:  # written last: what --resume reads
             save_checkpoint(run_dir, tree, dict(meta, num_seeds=K))
 
-    env_seeds = lambda idx: [s + idx + i for s in seeds for i in range(N)]  # seed k's block as a single run resets it
-    obs = env.reset(seeds=env_seeds(rollout_idx))
+    if twin is None:
+        obs = env.reset(seeds=[s + rollout_idx + i for s in seeds for i in range(N)])  # seed k's block as a single run resets it
+    else:
+        env_state, ep_return = twin_reset(rollout_idx)
     bar = progress_bar(K * num_rollouts * per_rollout, initial=K * rollout_idx * per_rollout, desc=f"{algo.upper()} {cfg.env_id}" + (f" x{K} seeds" if K > 1 else ""))
     last_eval = [lg.eval_history[-1]["mean_return"] if lg.eval_history else float("nan") for lg in loggers]
     if init_fn is not None and not cfg.resume:
@@ -342,12 +420,20 @@ def run_onpolicy(cfg, algo: str, make_aux=None, relabel=None, reference_lines: d
     try:
         while rollout_idx < num_rollouts:
             t0 = time.time()
-            key, stepper.key, k = split(key, 3)
-            stepper.load(state.params, norm)
-            rollout, obs, finished = collect(env, obs, pcfg.num_steps, stepper)
-            state, aux, norm, scaler, metrics = rollout_update(
-                state, aux, norm, scaler, jax.tree_util.tree_map(to_seeds, rollout), k, jnp.float32(rollout_idx >= warmup_rounds), jnp.float32(rollout_idx / num_rollouts)
-            )
+            weight, progress = jnp.float32(rollout_idx >= warmup_rounds), jnp.float32(rollout_idx / num_rollouts)
+            if twin is None:
+                key, stepper.key, k = split(key, 3)
+                stepper.load(state.params, norm)
+                rollout, obs, finished = collect(env, obs, pcfg.num_steps, stepper)
+                state, aux, norm, scaler, metrics = rollout_update(state, aux, norm, scaler, jax.tree_util.tree_map(to_seeds, rollout), k, weight, progress)
+                train_sums = [[r for i, r in finished if i // N == k] for k in range(K)]
+                train_sums = [(sum(t), len(t)) for t in train_sums]
+            else:
+                key, k = split(key, 2)
+                state, aux, norm, scaler, env_state, ep_return, fin_sum, fin_n, metrics = device_round(
+                    state, aux, norm, scaler, env_state, ep_return, k, weight, progress
+                )
+                train_sums = list(zip(np.asarray(fin_sum).tolist(), np.asarray(fin_n).tolist(), strict=True))
             rollout_idx += 1
             step = rollout_idx * per_rollout
             metrics = jax.device_get(metrics)
@@ -357,9 +443,8 @@ def run_onpolicy(cfg, algo: str, make_aux=None, relabel=None, reference_lines: d
                 row = {name: float(v[k]) for name, v in metrics.items()}
                 check_finite(row, step, dirs[k])
                 row["steps_per_s"] = sps
-                done = [r for i, r in finished if i // N == k]
-                if done:
-                    row["train_return"] = float(np.mean(done))
+                if train_sums[k][1]:
+                    row["train_return"] = float(train_sums[k][0] / train_sums[k][1])
                 loggers[k].log_metrics(step, row)
                 rows.append(row)
             bar.update(K * per_rollout)
@@ -374,7 +459,8 @@ def run_onpolicy(cfg, algo: str, make_aux=None, relabel=None, reference_lines: d
                 checkpoint()
     finally:
         bar.close()
-        env.close()
+        if env is not None:
+            env.close()
 
     step = rollout_idx * per_rollout
     final = evaluate(step)
