@@ -417,3 +417,53 @@ def multi_seed_summary(per_seed: list[dict], seeds: list[int], env_steps: int, w
         per_seed=per_seed,
     )
     return out
+
+
+def split_seed_keys(keys: jax.Array, n: int) -> jax.Array:
+    """Split each seed's key ``[K, 2]`` into ``n``: returns ``[n, K, 2]`` (unpack as ``a, b, ... = ...``)."""
+    return jax.numpy.swapaxes(jax.vmap(lambda k: jax.random.split(k, n))(keys), 0, 1)
+
+
+def load_seed_checkpoint(run_dir: Path, template: Any, num_seeds: int) -> tuple[Any, dict]:
+    """``--resume`` of a run of ``num_seeds`` seeds: the checkpoint in ``run_dir`` restored into ``template``
+    (stacked over seeds; a one-seed run stores the unstacked tree). A run made with another ``--num-seeds`` or
+    config is a :class:`UserError`."""
+    try:
+        tree, meta = load_checkpoint(run_dir, tree_index(template, 0) if num_seeds == 1 else template)
+    except ValueError as e:
+        raise UserError(f"cannot resume {run_dir} with --num-seeds {num_seeds} and this config: {e}") from None
+    if meta.get("num_seeds", 1) != num_seeds:
+        raise UserError(f"cannot resume {run_dir}: it was trained with --num-seeds {meta.get('num_seeds', 1)}, not {num_seeds}")
+    return (stack_trees([tree]) if num_seeds == 1 else tree), meta
+
+
+def save_seed_checkpoints(run_dir: Path, dirs: list[Path], tree: Any, meta: dict, seed_meta: Callable[[int], dict] | None = None) -> None:
+    """Every seed's own checkpoint (its slice of the stacked ``tree``; resumable as a single run with that seed),
+    then, for several seeds, the combined one in ``run_dir`` that ``--resume`` reads (written last)."""
+    for k, d in enumerate(dirs):
+        save_checkpoint(d, tree_index(tree, k), dict(meta, **(seed_meta(k) if seed_meta else {})))
+    if len(dirs) > 1:
+        save_checkpoint(run_dir, tree, dict(meta, num_seeds=len(dirs)))
+
+
+def record_seed_evals(step: int, returns: np.ndarray, loggers: list, bests: list, policy_bytes: Callable[[int, dict], bytes], curve: dict) -> list[dict]:
+    """Log every seed's evaluation returns (``[K, E]``), keep each seed's best policy, and redraw the
+    all-seeds curve (``curve``: :func:`plot_seed_curves` keyword arguments, used when K > 1)."""
+    import functools
+
+    rows = []
+    for k, (logger, best) in enumerate(zip(loggers, bests, strict=True)):
+        rows.append(logger.log_eval(step, returns[k]))
+        best.offer(step, rows[-1]["mean_return"], functools.partial(policy_bytes, k))
+    if len(loggers) > 1:
+        plot_seed_curves(histories=[lg.eval_history for lg in loggers], **curve)
+    return rows
+
+
+def finish_seed_summary(per_seed: list[dict], seeds: list[int], env_steps: int, wall_s: float, run_dir: Path) -> dict:
+    """The final summary: one seed's own, or :func:`multi_seed_summary` (also written to ``run_dir/summary.json``)."""
+    if len(seeds) == 1:
+        return per_seed[0]
+    summary = multi_seed_summary(per_seed, seeds, env_steps, wall_s, run_dir)
+    atomic_write_bytes(run_dir / "summary.json", json.dumps(summary, indent=2).encode())
+    return summary

@@ -9,7 +9,6 @@ and the ones recomputed in the update see the same normalized observations.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import time
 from collections.abc import Callable
@@ -32,14 +31,15 @@ from jirl.loops.common import (
     UserError,
     check_finite,
     config_to_dict,
-    load_checkpoint,
+    finish_seed_summary,
+    load_seed_checkpoint,
+    record_seed_evals,
+    save_seed_checkpoints,
+    split_seed_keys,
     make_train_and_eval_envs,
-    multi_seed_summary,
-    plot_seed_curves,
     prepare_run_dir,
     progress_bar,
     run_summary,
-    save_checkpoint,
     seed_run_dirs,
     stack_trees,
     tree_index,
@@ -316,11 +316,8 @@ def run_onpolicy(cfg, algo: str, make_aux=None, relabel=None, reference_lines: d
         env.close()
         env = None
 
-    def split(keys, n):
-        return jnp.swapaxes(jax.vmap(lambda k: jax.random.split(k, n))(keys), 0, 1)  # [n, K, 2]
-
     key = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
-    key, k_init = split(key, 2)
+    key, k_init = split_seed_keys(key, 2)
     state = jax.vmap(lambda k: ppo.init(pcfg, k, obs_dim, action_dim, total_updates))(k_init)
     norm = stack_trees([norm_init(obs_dim)] * K) if cfg.normalize_obs else None
     scaler = stack_trees([reward_scaler_init(N)] * K) if cfg.normalize_reward else None
@@ -329,15 +326,7 @@ def run_onpolicy(cfg, algo: str, make_aux=None, relabel=None, reference_lines: d
     refs = reference_lines or {}
     seed_config = lambda k: dataclasses.replace(cfg, seed=seeds[k], run_dir=str(dirs[k]), **({"num_seeds": 1} if K > 1 else {}))
     if cfg.resume:
-        template = {"ppo": state, "aux": aux, "norm": norm, "scaler": scaler, "key": key}
-        try:
-            tree, meta = load_checkpoint(run_dir, tree_index(template, 0) if K == 1 else template)
-        except ValueError as e:
-            raise UserError(f"cannot resume {run_dir} with --num-seeds {K} and this config: {e}") from None
-        if meta.get("num_seeds", 1) != K:
-            raise UserError(f"cannot resume {run_dir}: it was trained with --num-seeds {meta.get('num_seeds', 1)}, not {K}")
-        if K == 1:
-            tree = stack_trees([tree])
+        tree, meta = load_seed_checkpoint(run_dir, {"ppo": state, "aux": aux, "norm": norm, "scaler": scaler, "key": key}, K)
         state, aux, norm, scaler, key = tree["ppo"], tree["aux"], tree["norm"], tree["scaler"], tree["key"]
         rollout_idx, elapsed_before = int(meta["rollout"]), float(meta["wall_s"])
     loggers = [RunLogger(d, f"{algo.upper()} on {cfg.env_id} (seed {s})", reference_lines=refs) for d, s in zip(dirs, seeds, strict=True)]
@@ -382,6 +371,7 @@ def run_onpolicy(cfg, algo: str, make_aux=None, relabel=None, reference_lines: d
     act_det = jax.jit(jax.vmap(act_det_one))
     start = time.time()
 
+    curve = {"path": run_dir / "curve.png", "seeds": seeds, "title": f"{algo.upper()} on {cfg.env_id}", "reference_lines": refs}
     bests = [BestPolicy(d, rollout_idx * per_rollout if cfg.resume else None) for d in dirs]
 
     def policy_bytes(k: int, meta: dict) -> bytes:
@@ -391,21 +381,11 @@ def run_onpolicy(cfg, algo: str, make_aux=None, relabel=None, reference_lines: d
     def evaluate(step: int) -> list[dict]:
         act = lambda o: np.asarray(act_det(state.params, norm, jnp.asarray(o).reshape(K, E, -1))).reshape(K * E, -1)
         returns = run_grouped_episodes(eval_env, act, [s + 10_000 for s in seeds])
-        rows = []
-        for k in range(K):
-            rows.append(loggers[k].log_eval(step, returns[k]))
-            bests[k].offer(step, rows[-1]["mean_return"], functools.partial(policy_bytes, k))
-        if K > 1:
-            plot_seed_curves(run_dir / "curve.png", [lg.eval_history for lg in loggers], seeds, f"{algo.upper()} on {cfg.env_id}", refs)
-        return rows
+        return record_seed_evals(step, returns, loggers, bests, policy_bytes, curve)
 
     def checkpoint() -> None:
         meta = {"rollout": rollout_idx, "step": rollout_idx * per_rollout, "wall_s": elapsed_before + time.time() - start}
-        tree = {"ppo": state, "aux": aux, "norm": norm, "scaler": scaler, "key": key}
-        for k, d in enumerate(dirs):  # each seed's own checkpoint: resumable as a single run with that seed
-            save_checkpoint(d, tree_index(tree, k), meta)
-        if K > 1:  # written last: what --resume reads
-            save_checkpoint(run_dir, tree, dict(meta, num_seeds=K))
+        save_seed_checkpoints(run_dir, dirs, {"ppo": state, "aux": aux, "norm": norm, "scaler": scaler, "key": key}, meta)
 
     if twin is None:
         obs = env.reset(seeds=[s + rollout_idx + i for s in seeds for i in range(N)])  # seed k's block as a single run resets it
@@ -422,14 +402,14 @@ def run_onpolicy(cfg, algo: str, make_aux=None, relabel=None, reference_lines: d
             t0 = time.time()
             weight, progress = jnp.float32(rollout_idx >= warmup_rounds), jnp.float32(rollout_idx / num_rollouts)
             if twin is None:
-                key, stepper.key, k = split(key, 3)
+                key, stepper.key, k = split_seed_keys(key, 3)
                 stepper.load(state.params, norm)
                 rollout, obs, finished = collect(env, obs, pcfg.num_steps, stepper)
                 state, aux, norm, scaler, metrics = rollout_update(state, aux, norm, scaler, jax.tree_util.tree_map(to_seeds, rollout), k, weight, progress)
                 train_sums = [[r for i, r in finished if i // N == k] for k in range(K)]
                 train_sums = [(sum(t), len(t)) for t in train_sums]
             else:
-                key, k = split(key, 2)
+                key, k = split_seed_keys(key, 2)
                 state, aux, norm, scaler, env_state, ep_return, fin_sum, fin_n, metrics = device_round(
                     state, aux, norm, scaler, env_state, ep_return, k, weight, progress
                 )
@@ -478,8 +458,4 @@ def run_onpolicy(cfg, algo: str, make_aux=None, relabel=None, reference_lines: d
     eval_env.close()
     if report_env is not eval_env:
         report_env.close()
-    if K == 1:
-        return per_seed[0]
-    summary = multi_seed_summary(per_seed, seeds, step, wall_s, run_dir)
-    atomic_write_bytes(run_dir / "summary.json", json.dumps(summary, indent=2).encode())
-    return summary
+    return finish_seed_summary(per_seed, seeds, step, wall_s, run_dir)

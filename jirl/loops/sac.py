@@ -33,14 +33,15 @@ from jirl.loops.common import (
     UserError,
     check_finite,
     config_to_dict,
-    load_checkpoint,
+    finish_seed_summary,
+    load_seed_checkpoint,
+    record_seed_evals,
+    save_seed_checkpoints,
+    split_seed_keys,
     make_train_and_eval_envs,
-    multi_seed_summary,
-    plot_seed_curves,
     prepare_run_dir,
     progress_bar,
     run_summary,
-    save_checkpoint,
     seed_run_dirs,
     stack_trees,
     tree_index,
@@ -145,11 +146,8 @@ def train(cfg: SACTrainConfig, imitation: OffPolicyImitation | None = None) -> d
     obs_dim, action_dim = env.obs_dim, env.action_dim
     scfg = cfg.sac
 
-    def split(keys, n):
-        return jnp.swapaxes(jax.vmap(lambda k: jax.random.split(k, n))(keys), 0, 1)  # [n, K, 2]
-
     key = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
-    key, k_init = split(key, 2)
+    key, k_init = split_seed_keys(key, 2)
     state = jax.vmap(lambda k: sac.init(scfg, k, obs_dim, action_dim))(k_init)
     norm = stack_trees([norm_init(obs_dim)] * K) if cfg.normalize_obs else None
     example = _example_transition(obs_dim, action_dim)
@@ -161,15 +159,7 @@ def train(cfg: SACTrainConfig, imitation: OffPolicyImitation | None = None) -> d
     refs = imitation.reference_lines if imitation else {}
     seed_config = lambda k: dataclasses.replace(cfg, seed=seeds[k], run_dir=str(dirs[k]), **({"num_seeds": 1} if K > 1 else {}))
     if cfg.resume:
-        template = {"sac": state, "norm": norm, "key": key, "aux": aux}
-        try:
-            tree, meta = load_checkpoint(run_dir, tree_index(template, 0) if K == 1 else template)
-        except ValueError as e:
-            raise UserError(f"cannot resume {run_dir} with --num-seeds {K} and this config: {e}") from None
-        if meta.get("num_seeds", 1) != K:
-            raise UserError(f"cannot resume {run_dir}: it was trained with --num-seeds {meta.get('num_seeds', 1)}, not {K}")
-        if K == 1:
-            tree = stack_trees([tree])
+        tree, meta = load_seed_checkpoint(run_dir, {"sac": state, "norm": norm, "key": key, "aux": aux}, K)
         state, norm, key, aux = tree["sac"], tree["norm"], tree["key"], tree["aux"]
         step, elapsed_before = int(meta["step"]), float(meta["wall_s"])
         buffers = []
@@ -228,6 +218,7 @@ def train(cfg: SACTrainConfig, imitation: OffPolicyImitation | None = None) -> d
     act_det = jax.jit(jax.vmap(lambda p, n, o: sac.act(scfg, p, norm_apply(n, o), jax.random.PRNGKey(0), True)))
     per_seed = lambda x: jnp.asarray(x).reshape(K, N, *x.shape[1:])  # [K*N, ...] -> [K, N, ...]
 
+    curve = {"path": run_dir / "curve.png", "seeds": seeds, "title": f"{algo.upper()} on {cfg.env_id}", "reference_lines": refs}
     bests = [BestPolicy(d, step if cfg.resume else None) for d in dirs]
 
     def policy_bytes(k: int, meta: dict) -> bytes:
@@ -237,26 +228,20 @@ def train(cfg: SACTrainConfig, imitation: OffPolicyImitation | None = None) -> d
     def evaluate(at_step: int) -> list[dict]:
         act = lambda o: np.asarray(act_det(state.actor_params, norm, jnp.asarray(o).reshape(K, E, -1))).reshape(K * E, -1)
         returns = run_grouped_episodes(eval_env, act, [s + 10_000 for s in seeds])
-        rows = []
-        for k in range(K):
-            rows.append(loggers[k].log_eval(at_step, returns[k]))
-            bests[k].offer(at_step, rows[-1]["mean_return"], functools.partial(policy_bytes, k))
-        if K > 1:
-            plot_seed_curves(run_dir / "curve.png", [lg.eval_history for lg in loggers], seeds, f"{algo.upper()} on {cfg.env_id}", refs)
-        return rows
+        return record_seed_evals(at_step, returns, loggers, bests, policy_bytes, curve)
 
     def checkpoint(at_step: int) -> None:
         buf_name = f"buffer-{at_step}.npz"
         meta = {"step": at_step, "wall_s": elapsed_before + time.time() - start_time}
-        tree = {"sac": state, "norm": norm, "key": key, "aux": aux}
-        for k, d in enumerate(dirs):  # each seed's own checkpoint: resumable as a single run with that seed
+        for k, d in enumerate(dirs):  # the replay buffers first, each in its seed's folder
             tmp = d / f".{buf_name}.tmp.npz"
             np.savez(tmp, **buffer_to_numpy(tree_index(buffer, k)))
             os.replace(tmp, d / buf_name)
-            save_checkpoint(d, tree_index(tree, k), dict(meta, buffer_file=buf_name, config=config_to_dict(seed_config(k))))
-        if K > 1:  # written last: what --resume reads
-            files = [str(d.relative_to(run_dir) / buf_name) for d in dirs]
-            save_checkpoint(run_dir, tree, dict(meta, num_seeds=K, buffer_files=files, config=config_to_dict(cfg)))
+        files = [str(d.relative_to(run_dir) / buf_name) for d in dirs]
+        save_seed_checkpoints(
+            run_dir, dirs, {"sac": state, "norm": norm, "key": key, "aux": aux}, dict(meta, buffer_files=files, config=config_to_dict(cfg)),
+            lambda k: {"buffer_file": buf_name, "buffer_files": [buf_name], "config": config_to_dict(seed_config(k))},
+        )
         for d in dirs:
             for old in d.glob("buffer-*.npz"):
                 if old.name != buf_name:
@@ -276,7 +261,7 @@ def train(cfg: SACTrainConfig, imitation: OffPolicyImitation | None = None) -> d
                 if step < cfg.learning_starts:
                     action = np.concatenate([rng.uniform(-1.0, 1.0, size=(N, action_dim)).astype(np.float32) for rng in np_rngs])
                 else:
-                    key, k = split(key, 2)
+                    key, k = split_seed_keys(key, 2)
                     action = act_fn(state.actor_params, norm, per_seed(obs), k)
             action = np.asarray(action).reshape(K * N, action_dim)
             res = env.step(action)
@@ -341,8 +326,4 @@ def train(cfg: SACTrainConfig, imitation: OffPolicyImitation | None = None) -> d
     eval_env.close()
     if report_env is not eval_env:
         report_env.close()
-    if K == 1:
-        return summaries[0]
-    summary = multi_seed_summary(summaries, seeds, step, wall_s, run_dir)
-    atomic_write_bytes(run_dir / "summary.json", json.dumps(summary, indent=2).encode())
-    return summary
+    return finish_seed_summary(summaries, seeds, step, wall_s, run_dir)
