@@ -30,7 +30,7 @@ from typing import Literal
 
 from jirl.algorithms.sac import SACConfig
 from jirl.cli import run
-from jirl.fileio import atomic_write_bytes
+from jirl.fileio import append_markdown_rows
 from jirl.loops.common import UserError, machine_description
 
 # Peers on a 2-core x86-64 CPU like CI's, same settings (shared/DESIGN.md and the issues).
@@ -91,22 +91,8 @@ class BenchmarkConfig:
 
 def append_row(path: Path, algo: str, row: str) -> None:
     """Add ``row`` to the table of ``algo``'s section, creating the file or the section when missing."""
-    header = "| date | machine | setting | env steps/s | command |\n| --- | --- | --- | --- | --- |\n"
     title, text = SECTIONS[algo]
-    doc = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    if title not in doc:
-        doc = doc.rstrip("\n") + f"\n\n{title}\n\n{text}\n\n{header}{row}"
-    else:
-        start = doc.index(title)
-        nxt = doc.find("\n## ", start + len(title))
-        end = len(doc) if nxt < 0 else nxt
-        lines = doc[start:end].rstrip("\n").split("\n")
-        if not any(line.startswith("| --- |") for line in lines):
-            lines += ["", *header.rstrip().split("\n")]
-        last = max(i for i, line in enumerate(lines) if line.startswith("|"))  # rows go under the table, before notes
-        lines.insert(last + 1, row.rstrip("\n"))
-        doc = doc[:start] + "\n".join(lines) + "\n" + doc[end:]
-    atomic_write_bytes(path, (doc if doc.endswith("\n") else doc + "\n").encode())
+    append_markdown_rows(path, title, text, [row])
 
 
 def _measure_rows(run_dir: Path, start: int, seed: int, num_seeds: int) -> tuple[float, int]:

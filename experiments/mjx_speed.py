@@ -10,6 +10,9 @@ call (compilation included) is timed separately, then --repeats calls are timed 
 Episodes are truncated and reset inside the scan at step 1000, as in Gymnasium. For scale, one plain
 Gymnasium ``HalfCheetah-v5`` (MuJoCo in C, float64) is stepped --gym-steps times with random actions.
 Last stdout line: a JSON summary.
+
+On a 2-core CPU (jaxlib 0.10.2) the 1,024-env call sometimes never returns (an XLA:CPU hang with every thread
+idle; see jirl/envs/mjx_halfcheetah.py); interrupt it and measure fewer envs.
 """
 
 from __future__ import annotations
@@ -81,9 +84,9 @@ def measure(cfg: MJXSpeedConfig) -> dict:
 
         fn = jax.jit(rollout)
         key = jax.random.PRNGKey(cfg.seed)
-        state = jax.vmap(env.reset)(jax.random.split(key, n))
+        state = jax.device_put(jax.vmap(env.reset)(jax.random.split(key, n)), jax.devices()[0])  # committed: one compile
         t = time.perf_counter()
-        state, out = jax.block_until_ready(fn(state, key))
+        state, out = jax.block_until_ready(fn(state, jax.device_put(key, jax.devices()[0])))
         first = time.perf_counter() - t
         best = float("inf")
         for i in range(cfg.repeats):
@@ -94,7 +97,12 @@ def measure(cfg: MJXSpeedConfig) -> dict:
         compile_s[n] = round(max(first - best, 0.0), 1)
         print(f"{n:6d} envs x {length:6d} steps: {steps_per_s[n]:10,.1f} env steps/s (compile ~{compile_s[n]:.1f} s)", flush=True)
 
-    summary = {"env": "HalfCheetah-v5 MJX twin (float32)", "backend": jax.default_backend(), "env_steps_per_s": steps_per_s, "compile_s": compile_s}
+    summary = {
+        "env": "HalfCheetah-v5 MJX twin (float32)",
+        "backend": jax.default_backend(),
+        "env_steps_per_s": steps_per_s,
+        "compile_s": compile_s,
+    }
     if cfg.gym_steps:
         summary["gymnasium_1_env_steps_per_s"] = round(_gym_steps_per_s(cfg.gym_steps, cfg.seed), 1)
         print(f"Gymnasium HalfCheetah-v5, 1 env: {summary['gymnasium_1_env_steps_per_s']:,.1f} env steps/s", flush=True)

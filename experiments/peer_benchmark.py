@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Literal
 
 from jirl.cli import run
-from jirl.fileio import atomic_write_bytes
+from jirl.fileio import BENCHMARK_TABLE_HEADER, append_markdown_rows
 from jirl.loops.common import UserError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,7 +74,7 @@ SECTION_TEXT = (
     "(see the\nscript's docstring for the measured windows). Peers run in their own virtual environment; "
     "their versions are in the figures."
 )
-HEADER = "| date | machine | setting | env steps/s | command |\n| --- | --- | --- | --- | --- |\n"
+HEADER = BENCHMARK_TABLE_HEADER
 
 
 @dataclasses.dataclass(frozen=True)
@@ -382,23 +382,8 @@ def markdown_table(rows: list[dict]) -> str:
 
 
 def append_rows(path: Path, rows: list[str]) -> None:
-    """Add ``rows`` to the table of the side-by-side section of ``path``, creating the file, the section or the
-    table when missing (rows go under the table's last row, before any notes after it)."""
-    doc = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    body = "".join(row.rstrip("\n") + "\n" for row in rows)
-    if SECTION not in doc:
-        doc = doc.rstrip("\n") + f"\n\n{SECTION}\n\n{SECTION_TEXT}\n\n{HEADER}{body}"
-    else:
-        start = doc.index(SECTION)
-        nxt = doc.find("\n## ", start + len(SECTION))
-        end = len(doc) if nxt < 0 else nxt
-        lines = doc[start:end].rstrip("\n").split("\n")
-        if not any(line.startswith("| --- |") for line in lines):
-            lines += ["", *HEADER.rstrip("\n").split("\n")]
-        last = max(i for i, line in enumerate(lines) if line.startswith("|"))
-        lines[last + 1 : last + 1] = body.rstrip("\n").split("\n")
-        doc = doc[:start] + "\n".join(lines) + "\n" + doc[end:]
-    atomic_write_bytes(path, (doc if doc.endswith("\n") else doc + "\n").encode())
+    """Add ``rows`` to the table of the side-by-side section of ``path`` (see :func:`append_markdown_rows`)."""
+    append_markdown_rows(path, SECTION, SECTION_TEXT, rows, HEADER)
 
 
 # ---------------------------------------------------------------------------------------------------- main

@@ -30,3 +30,18 @@ def test_peer_benchmark_user_errors(run_script):
     assert res.returncode == 2 and "--measure-steps" in res.stderr
     res = run_script("peer_benchmark.py", "--jirl-only", "--record", timeout=120)
     assert res.returncode == 2 and "--record" in res.stderr
+
+
+def test_append_markdown_rows_goes_under_its_table_before_notes(tmp_path):
+    from jirl.fileio import append_markdown_rows
+
+    path = tmp_path / "B.md"
+    append_markdown_rows(path, "## A", "about A", ["| a1 |"])  # new file, new section with header
+    path.write_text(path.read_text() + "\nA note under table A.\n\n## B\n\ntext\n\n| h |\n| --- |\n| b1 |\n")
+    append_markdown_rows(path, "## A", "about A", ["| a2 |", "| a3 |"])
+    append_markdown_rows(path, "## B", "about B", ["| b2 |"])
+    append_markdown_rows(path, "## C", "about C", ["| c1 |"])
+    lines = path.read_text().splitlines()
+    assert lines.index("| a1 |") + 1 == lines.index("| a2 |") and lines.index("| a3 |") < lines.index("A note under table A.")
+    assert lines.index("| b1 |") + 1 == lines.index("| b2 |")
+    assert lines[-1] == "| c1 |" and "about C" in lines and lines.count("| date | machine | setting | env steps/s | command |") == 2
