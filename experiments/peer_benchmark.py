@@ -284,17 +284,15 @@ def _run(cmd: list[str]) -> tuple[dict | None, str]:
     return None, f"exit {res.returncode}: {lines[-1] if lines else 'no JSON line on stdout'}"
 
 
+def _sac_window(cfg: PeerBenchmarkConfig) -> list[str]:
+    """The SAC measurement window's flags, the same for jirl's script and the peers'."""
+    return ["--learning-starts", str(cfg.learning_starts), "--warmup-steps", str(cfg.warmup_steps), "--measure-steps", str(cfg.measure_steps)]
+
+
 def jirl_command(cfg: PeerBenchmarkConfig, algo: str) -> list[str]:
     cmd = [sys.executable, "experiments/benchmark.py", "--algo", algo, "--no-record", "--env-id", cfg.env_id, "--seed", str(cfg.seed)]
     if algo == "sac":
-        return cmd + [
-            "--learning-starts",
-            str(cfg.learning_starts),
-            "--warmup-steps",
-            str(cfg.warmup_steps),
-            "--measure-steps",
-            str(cfg.measure_steps),
-        ]
+        return cmd + _sac_window(cfg)
     return cmd + [
         "--num-envs",
         str(cfg.num_envs),
@@ -309,14 +307,7 @@ def peer_command(cfg: PeerBenchmarkConfig, python: Path, peer: str) -> list[str]
     algo, script, _ = PEERS[peer]
     cmd = [str(python), str(PEERS_DIR / script), "--env-id", cfg.env_id, "--seed", str(cfg.seed), "--torch-threads", str(cfg.torch_threads)]
     if algo == "sac":
-        return cmd + [
-            "--learning-starts",
-            str(cfg.learning_starts),
-            "--warmup-steps",
-            str(cfg.warmup_steps),
-            "--measure-steps",
-            str(cfg.measure_steps),
-        ]
+        return cmd + _sac_window(cfg)
     cmd += ["--num-envs", str(cfg.num_envs), "--warmup-rollouts", str(cfg.warmup_rollouts), "--measure-rollouts", str(cfg.measure_rollouts)]
     if algo == "gail":
         from jirl.algorithms.gail import DiscriminatorConfig

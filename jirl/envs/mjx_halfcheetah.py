@@ -31,13 +31,13 @@ since nothing here reads those fields.
 
 Compile once: arrays made outside ``jit`` (an eager :meth:`HalfCheetahMJX.reset`, NumPy actions) are
 "uncommitted" to a device and the outputs of a jitted step are committed, so stepping first the one and then
-the other compiles the step twice (~10-20 s each on a CPU). ``jax.device_put`` the initial state (and
+the other can compile the step twice (seen in development with MJX data; plain arrays compiled once in a jax 0.10.2 check). ``jax.device_put`` the initial state (and
 actions) to ``jax.devices()[0]``, or make them inside the same ``jit``.
 
 Caveat (jaxlib 0.10.2, 2-core CPU): with 1,024 vmapped envs a compiled step sometimes never returned (XLA:CPU
-wedged, every thread idle, Python waiting in ``block_until_ready``): 11 of 21 runs, whichever of the XLA flags
-tried (concurrency-optimized scheduler off, single-threaded Eigen, no XNNPACK/YNN fusions, no async dispatch).
-No run with 1 to 512 envs hung. If it happens, use fewer envs per compiled call on CPU.
+wedged, every thread idle, Python waiting in ``block_until_ready``), e.g. in both full runs of
+``experiments/mjx_speed.py`` during development, whichever of the XLA flags tried (concurrency-optimized
+scheduler off, single-threaded Eigen, no XNNPACK/YNN fusions, no async dispatch). No run with 1 to 512 envs hung. If it happens, use fewer envs per compiled call on CPU.
 
 Importing this module needs no MJX; :class:`HalfCheetahMJX` raises :class:`MJXNotInstalledError` (an
 ``ImportError`` with a one-line hint) when ``mujoco-mjx`` is missing.

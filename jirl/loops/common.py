@@ -467,3 +467,20 @@ def finish_seed_summary(per_seed: list[dict], seeds: list[int], env_steps: int, 
     summary = multi_seed_summary(per_seed, seeds, env_steps, wall_s, run_dir)
     atomic_write_bytes(run_dir / "summary.json", json.dumps(summary, indent=2).encode())
     return summary
+
+
+def open_seed_loggers(cfg: Any, run_dir: Path, dirs: list[Path], seeds: list[int], title: str, reference_lines: dict, seed_config: Callable[[int], Any], resume_step: int | None) -> list:
+    """One :class:`RunLogger` per seed (``title`` gets ``(seed S)``). On resume (``resume_step`` given) the
+    records logged after that step are dropped; on a fresh start each seed's folder gets its own config.json
+    (``seed_config(k)``) and, for several seeds, ``run_dir`` the whole run's."""
+    loggers = [RunLogger(d, f"{title} (seed {s})", reference_lines=reference_lines) for d, s in zip(dirs, seeds, strict=True)]
+    if resume_step is not None:
+        for logger in loggers:
+            logger.truncate_after(resume_step)
+        print(f"resumed {run_dir} at env step {resume_step:,}" + (f" per seed ({len(seeds)} seeds)" if len(seeds) > 1 else ""), flush=True)
+    else:
+        for k, d in enumerate(dirs):
+            (d / "config.json").write_text(json.dumps(config_to_dict(seed_config(k)), indent=2))
+        if len(seeds) > 1:
+            (run_dir / "config.json").write_text(json.dumps(config_to_dict(cfg), indent=2))
+    return loggers

@@ -9,7 +9,6 @@ and the ones recomputed in the update see the same normalized observations.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,12 +26,12 @@ from jirl.envs.normalize import norm_apply, norm_init, norm_update, reward_scale
 from jirl.fileio import atomic_write_bytes
 from jirl.loops.common import (
     BestPolicy,
-    RunLogger,
     UserError,
     check_finite,
     config_to_dict,
     finish_seed_summary,
     load_seed_checkpoint,
+    open_seed_loggers,
     record_seed_evals,
     save_seed_checkpoints,
     split_seed_keys,
@@ -329,16 +328,9 @@ def run_onpolicy(cfg, algo: str, make_aux=None, relabel=None, reference_lines: d
         tree, meta = load_seed_checkpoint(run_dir, {"ppo": state, "aux": aux, "norm": norm, "scaler": scaler, "key": key}, K)
         state, aux, norm, scaler, key = tree["ppo"], tree["aux"], tree["norm"], tree["scaler"], tree["key"]
         rollout_idx, elapsed_before = int(meta["rollout"]), float(meta["wall_s"])
-    loggers = [RunLogger(d, f"{algo.upper()} on {cfg.env_id} (seed {s})", reference_lines=refs) for d, s in zip(dirs, seeds, strict=True)]
-    if cfg.resume:
-        for logger in loggers:
-            logger.truncate_after(rollout_idx * per_rollout)
-        print(f"resumed {run_dir} at env step {rollout_idx * per_rollout:,}" + (f" per seed ({K} seeds)" if K > 1 else ""), flush=True)
-    else:
-        for k, d in enumerate(dirs):
-            (d / "config.json").write_text(json.dumps(config_to_dict(seed_config(k)), indent=2))
-        if K > 1:
-            (run_dir / "config.json").write_text(json.dumps(config_to_dict(cfg), indent=2))
+    loggers = open_seed_loggers(
+        cfg, run_dir, dirs, seeds, f"{algo.upper()} on {cfg.env_id}", refs, seed_config, rollout_idx * per_rollout if cfg.resume else None
+    )
     init_info = [{} for _ in seeds]
     if init_fn is not None and not cfg.resume:
         state, norm, init_info = init_fn(state, norm, seeds)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import os
 import time
 from collections.abc import Callable
@@ -29,12 +28,12 @@ from jirl.envs.normalize import norm_apply, norm_init, norm_update
 from jirl.fileio import atomic_write_bytes
 from jirl.loops.common import (
     BestPolicy,
-    RunLogger,
     UserError,
     check_finite,
     config_to_dict,
     finish_seed_summary,
     load_seed_checkpoint,
+    open_seed_loggers,
     record_seed_evals,
     save_seed_checkpoints,
     split_seed_keys,
@@ -169,16 +168,9 @@ def train(cfg: SACTrainConfig, imitation: OffPolicyImitation | None = None) -> d
         buffer = stack_trees(buffers)
     else:
         buffer = jax.vmap(lambda _: buffer_init(example, cfg.buffer_size))(jnp.arange(K))
-    loggers = [RunLogger(d, f"{algo.upper()} on {cfg.env_id} (seed {s})", reference_lines=refs) for d, s in zip(dirs, seeds, strict=True)]
-    if cfg.resume:
-        for logger in loggers:
-            logger.truncate_after(step)
-        print(f"resumed {run_dir} at env step {step:,}" + (f" per seed ({K} seeds)" if K > 1 else ""), flush=True)
-    else:
-        for k, d in enumerate(dirs):
-            (d / "config.json").write_text(json.dumps(config_to_dict(seed_config(k)), indent=2))
-        if K > 1:
-            (run_dir / "config.json").write_text(json.dumps(config_to_dict(cfg), indent=2))
+    loggers = open_seed_loggers(
+        cfg, run_dir, dirs, seeds, f"{algo.upper()} on {cfg.env_id}", refs, seed_config, step if cfg.resume else None
+    )
 
     np_rngs = [np.random.default_rng(s + step) for s in seeds]
 
