@@ -5,7 +5,7 @@
 
 Times, per call and averaged over --calls calls after a warm-up: a jitted policy call given the parameter
 pytree and observation statistics as separate arrays (16 leaves for PPO), the same call given one raveled
-vector with the key kept on the device (what jirl's PolicyStepper does), a host-side jax.random.split, one
+vector with the step's noise drawn beforehand (what jirl's PolicyStepper does), a host-side jax.random.split, one
 raw Gymnasium env.step, and VecEnv.step over --num-envs envs. Last stdout line: a JSON summary (microseconds).
 """
 
@@ -70,7 +70,8 @@ def profile(cfg: ProfileConfig) -> dict:
         out = tree_step(params, norm, obs, key)
         [np.asarray(x) for x in out]
 
-    stepper = PolicyStepper(pcfg, stack_trees([params]), stack_trees([norm]), key[None])  # one seed
+    stepper = PolicyStepper(dataclasses.replace(pcfg, num_steps=cfg.calls + 20), stack_trees([params]), stack_trees([norm]), cfg.num_envs)
+    stepper.load(stack_trees([params]), stack_trees([norm]), key[None])  # one seed; noise for every timed call
     keys = {"k": key}
 
     def host_split():

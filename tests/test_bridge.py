@@ -107,6 +107,41 @@ def test_worker_processes_give_identical_results(env_id):
     assert not remote._procs and remote._shm is None  # closed by the with-block
 
 
+def test_direct_mujoco_step_is_bit_identical_to_gymnasium(monkeypatch):
+    """HalfCheetah-v5 is stepped through MuJoCo directly (jirl.envs.gym_bridge.direct_step_fn); observations,
+    rewards, truncations, final observations and episode returns must equal Gymnasium's own ``env.step``
+    exactly, over several episodes with autoreset."""
+    import gymnasium as gym
+
+    N, limit, seed = 3, 60, 5
+    env = VecEnv("HalfCheetah-v5", num_envs=N, seed=seed, max_episode_steps=limit)
+    assert env._group.direct is not None  # the fast path is in use
+    refs = [gym.make("HalfCheetah-v5", max_episode_steps=limit) for _ in range(N)]
+    ref_obs = np.stack([r.reset(seed=seed + i)[0] for i, r in enumerate(refs)]).astype(np.float32)
+    np.testing.assert_array_equal(env.reset(), ref_obs)
+    rng = np.random.default_rng(1)
+    returns, ended = np.zeros(N), []
+    for _ in range(2 * limit + 7):
+        actions = rng.uniform(-1.3, 1.3, size=(N, 6))
+        res = env.step(actions)
+        scaled = env.scale_action(actions)
+        for i, r in enumerate(refs):
+            o, rew, term, trunc, _ = r.step(scaled[i])
+            np.testing.assert_array_equal(res.final_obs[i], o.astype(np.float32))
+            assert res.reward[i] == np.float32(rew) and res.terminated[i] == term and res.truncated[i] == trunc
+            returns[i] += rew
+            if term or trunc:
+                ended.append(returns[i])
+                returns[i] = 0.0
+                o, _ = r.reset()
+            np.testing.assert_array_equal(res.obs[i], o.astype(np.float32))
+        assert res.finished_returns == ended[len(ended) - len(res.finished_returns):]
+    assert len(ended) == 2 * N
+    assert VecEnv("Pendulum-v1", num_envs=1)._group.direct is None  # other envs: Gymnasium's step
+    monkeypatch.setenv("JIRL_GYM_STEP", "1")
+    assert VecEnv("HalfCheetah-v5", num_envs=1)._group.direct is None  # the opt-out
+
+
 def test_bad_worker_count_is_a_clear_error():
     with pytest.raises(ValueError, match="workers must be between 0 and num_envs"):
         VecEnv("Pendulum-v1", num_envs=2, workers=3)

@@ -159,8 +159,15 @@ def policy_outputs(config: PPOConfig, params, obs: jax.Array):
 def sample_action(config: PPOConfig, params, obs: jax.Array, key: chex.PRNGKey):
     """Sample ``a ~ N(mean, std)`` for ``obs [N, obs_dim]``; returns ``(action, log_prob, value)``.
     The env receives ``clip(action, -1, 1)``; ``log_prob`` refers to the unclipped sample."""
+    return action_from_noise(config, params, obs, jax.random.normal(key, obs.shape[:-1] + (_action_dim(params),)))
+
+
+def action_from_noise(config: PPOConfig, params, obs: jax.Array, noise: jax.Array):
+    """``a = mean(obs) + std * noise`` for standard-normal ``noise [..., action_dim]`` drawn beforehand (the
+    bridge's acting draws a whole rollout's noise in one call); returns ``(action, log_prob, value)``."""
     mean, log_std, value = policy_outputs(config, params, obs)
-    action = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
+    chex.assert_equal_shape([mean, noise])
+    action = mean + jnp.exp(log_std) * noise
     return action, gaussian_log_prob(action, mean, log_std), value
 
 

@@ -113,35 +113,43 @@ class PolicyStepper:
     """Acting for K vmapped seeds with one small dispatch per env step.
 
     Each JAX dispatch costs on the order of 100 us on a 2-core CPU (``experiments/profile_acting.py``), so the
-    PRNG keys stay on the device (splitting them on the host would be a second dispatch per step), and once per
-    round :meth:`load` ravels each seed's ``(params, norm)`` into one vector; each :meth:`__call__` passes the
-    ``[K, P]`` matrix along with the observations and the keys. ``params``, ``norm`` and ``keys`` are stacked
-    over seeds (leading axis K, see :func:`jirl.loops.common.stack_trees`); the envs of seed ``k`` are the
-    ``k``-th block of ``N`` rows of the observations.
+    per-step call does only the forward pass: once per round :meth:`load` ravels each seed's ``(params, norm)``
+    into one vector and draws the whole rollout's standard-normal noise ``[K, T, N, A]`` from each seed's key
+    in one call (drawing a key and noise every step costs about as much as the forward pass itself); each
+    :meth:`__call__` passes the ``[K, P]`` matrix, the observations and step t's noise. ``params`` and
+    ``norm`` are stacked over seeds (leading axis K, see :func:`jirl.loops.common.stack_trees`); the envs of
+    seed ``k`` are the ``k``-th block of ``num_envs`` rows of the observations.
     """
 
-    def __init__(self, pcfg: ppo.PPOConfig, params, norm, keys: jax.Array):
+    def __init__(self, pcfg: ppo.PPOConfig, params, norm, num_envs: int):
         _, unravel = ravel_pytree(tree_index((params, norm), 0))
+        T, N, A = pcfg.num_steps, num_envs, ppo._action_dim(tree_index(params, 0))
 
-        def step(flat, obs, key):
+        def step(flat, obs, noise):
             p, n = unravel(flat)
-            key, k = jax.random.split(key)
-            action, log_prob, value = ppo.sample_action(pcfg, p, norm_apply(n, obs), k)
-            return key, jnp.concatenate([action, log_prob[:, None], value[:, None]], axis=-1)
+            action, log_prob, value = ppo.action_from_noise(pcfg, p, norm_apply(n, obs), noise)
+            return jnp.concatenate([action, log_prob[:, None], value[:, None]], axis=-1)
 
         self._ravel = jax.jit(jax.vmap(lambda params, norm: ravel_pytree((params, norm))[0]))
+        self._draw = jax.jit(jax.vmap(lambda key: jax.random.normal(key, (T, N, A))))
         self._step = jax.jit(jax.vmap(step))
-        self.key = keys
-        self.load(params, norm)
+        self._flat = self._noise = None
+        self._t = 0
 
-    def load(self, params, norm) -> None:
-        """Use these (stacked) parameters and observation statistics from now on."""
+    def load(self, params, norm, keys: jax.Array) -> None:
+        """Act with these (stacked) parameters and observation statistics for the next ``T`` steps, with noise
+        drawn from ``keys [K, 2]`` (one key per seed)."""
         self._flat = self._ravel(params, norm)
+        self._noise = np.asarray(self._draw(keys))
+        self._t = 0
 
     def __call__(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``obs [K * N, D] -> (action [K * N, A] unclipped, log_prob [K * N], value [K * N])`` as NumPy arrays."""
+        if self._noise is None or self._t >= self._noise.shape[1]:
+            raise RuntimeError("PolicyStepper: call load() before each rollout of ppo.num_steps steps")
         K = self._flat.shape[0]
-        self.key, out = self._step(self._flat, obs.reshape(K, -1, obs.shape[-1]), self.key)
+        out = self._step(self._flat, obs.reshape(K, -1, obs.shape[-1]), self._noise[:, self._t])
+        self._t += 1
         out = np.asarray(out).reshape(obs.shape[0], -1)
         return out[:, :-2], out[:, -2], out[:, -1]
 
@@ -340,7 +348,7 @@ def run_onpolicy(cfg, algo: str, make_aux=None, relabel=None, reference_lines: d
 
     update_one = make_rollout_update(pcfg, total_updates, cfg.normalize_obs, cfg.normalize_reward, relabel, aux_loss)
     if twin is None:
-        stepper = PolicyStepper(pcfg, state.params, norm, key)
+        stepper = PolicyStepper(pcfg, state.params, norm, N)
         rollout_update = jax.jit(jax.vmap(update_one, in_axes=(0, 0, 0, 0, 0, 0, None, None)))
     else:
         collect_one = make_device_collect(pcfg, twin, pcfg.num_steps)
@@ -394,8 +402,8 @@ def run_onpolicy(cfg, algo: str, make_aux=None, relabel=None, reference_lines: d
             t0 = time.time()
             weight, progress = jnp.float32(rollout_idx >= warmup_rounds), jnp.float32(rollout_idx / num_rollouts)
             if twin is None:
-                key, stepper.key, k = split_seed_keys(key, 3)
-                stepper.load(state.params, norm)
+                key, k_act, k = split_seed_keys(key, 3)
+                stepper.load(state.params, norm, k_act)
                 rollout, obs, finished = collect(env, obs, pcfg.num_steps, stepper)
                 state, aux, norm, scaler, metrics = rollout_update(state, aux, norm, scaler, jax.tree_util.tree_map(to_seeds, rollout), k, weight, progress)
                 train_sums = [[r for i, r in finished if i // N == k] for k in range(K)]
