@@ -20,7 +20,7 @@ from jirl.loops.common import stack_trees, tree_index
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_tiny_gail_discriminator_separates_expert_from_policy(pendulum_demos, tmp_path):
+def test_tiny_gail_discriminator_separates_expert_from_policy(pendulum_demos, tmp_path, run_script):
     cfg = GAILTrainConfig(
         env_id="Pendulum-v1", demos=str(pendulum_demos), num_demos=2, total_steps=2048, num_envs=2,
         eval_every=0, eval_episodes=1, checkpoint_every=0, run_dir=str(tmp_path / "run"),
@@ -37,6 +37,21 @@ def test_tiny_gail_discriminator_separates_expert_from_policy(pendulum_demos, tm
     assert summary["env_steps"] == 2048 and summary["num_demos"] == 2
     assert summary["best_eval_env_steps"] == 2048 and (tmp_path / "run" / "policy-best.msgpack").exists()
     assert (tmp_path / "run" / "curve.png").exists() and (tmp_path / "run" / "policy.msgpack").exists()
+
+    # experiments/gail_probe.py reads the run back: its deterministic return is evaluate.py's on the same
+    # episodes, and the discriminator it loads is the trained one (it pays the policy's states < 0.69 = softplus(0)
+    # on average, as an accuracy > 0.8 on policy samples implies)
+    out = run_script("gail_probe.py", "--run-dir", tmp_path / "run", "--episodes", 2, "--seed", 7, "--watch-obs", 0, "--watch-limit", 2.0)
+    assert out.returncode == 0, out.stderr[-2000:]
+    probe = json.loads(out.stdout.strip().splitlines()[-1])
+    ref = run_script("evaluate.py", "--policy", tmp_path / "run" / "policy.msgpack", "--env", "Pendulum-v1", "--episodes", 2, "--seed", 7)
+    assert ref.returncode == 0, ref.stderr[-2000:]
+    np.testing.assert_allclose(probe["deterministic"]["mean_return"], json.loads(ref.stdout.strip().splitlines()[-1])["mean_return"], rtol=1e-4)
+    for mode in ("deterministic", "stochastic"):
+        assert probe[mode]["flipped_episodes"] == 0 and probe[mode]["disc_reward_after_flip"] is None  # |cos| <= 1 < 2
+        assert 0.0 < probe[mode]["disc_reward_upright"] < float(np.log(2.0)), probe
+    bad = run_script("gail_probe.py", "--run-dir", tmp_path)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "config.json" in bad.stderr
 
 
 def test_bc_init_starts_from_the_expert_and_warmup_freezes_the_actor(pendulum_demos, tmp_path):

@@ -53,6 +53,10 @@ class DiscriminatorConfig:
     """Weight of the mean binary entropy of D subtracted from the loss (keeps D from saturating)."""
     reward: RewardKind = "gail"
     """Reward from the logit: gail = -log(1-D), logd = log D, airl = log D - log(1-D)."""
+    input_noise: float = 0.0
+    """Std of Gaussian noise added to the expert and the policy inputs in every discriminator step ("instance
+    noise": D sees a blurred version of the few expert samples, so its reward varies smoothly). Inputs are
+    normalized states and actions in [-1, 1], so 0.1-0.3 is a mild to strong blur; 0 turns it off."""
 
 
 @chex.dataclass(frozen=True)
@@ -102,6 +106,10 @@ def loss(config: DiscriminatorConfig, params, expert_x: jax.Array, policy_x: jax
     """Discriminator loss on a batch of expert inputs ``[B, D]`` and policy inputs ``[B, D]``."""
     chex.assert_rank([expert_x, policy_x], 2)
     chex.assert_equal_shape([expert_x, policy_x])
+    if config.input_noise:
+        key, ke, kp = jax.random.split(key, 3)
+        expert_x = expert_x + config.input_noise * jax.random.normal(ke, expert_x.shape)
+        policy_x = policy_x + config.input_noise * jax.random.normal(kp, policy_x.shape)
     bce, metrics = classification_loss(logits(config, params, expert_x), logits(config, params, policy_x))
     total = bce - config.entropy_bonus * metrics["disc_entropy"]
     gp = jnp.zeros(())
