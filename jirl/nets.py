@@ -10,6 +10,7 @@ Shapes: every module takes a batch ``[B, ...]`` (or any number of leading dims) 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import chex
@@ -22,8 +23,42 @@ LOG_STD_MAX = 2.0
 _LOG2 = jnp.log(2.0)
 
 
+def orthogonal(scale: float = 1.0):
+    """Orthogonal initializer: the same matrix as ``flax.linen.initializers.orthogonal(scale)`` (the Q factor, with
+    R's diagonal made positive, of the QR of the same standard-normal draw) up to float rounding, computed with
+    plain XLA ops (two passes of Gram-Schmidt per column in a ``fori_loop``) instead of LAPACK's QR.
+
+    Why: with jaxlib 0.10.2 on a 2-core CPU a *jitted, vmapped* initialization (K seeds in one program, as
+    DAgger's refit does every round) runs several batched LAPACK QR kernels at once; each waits for work it
+    has queued on the intra-op thread pool that the others occupy, and the process deadlocks forever
+    (``tests/test_nets.py`` has the reproducer in a subprocess with a timeout). Plain XLA ops do not nest
+    thread-pool work that way.
+    """
+
+    def init(key, shape, dtype=jnp.float32):
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        a = jax.random.normal(key, (cols, rows) if rows < cols else (rows, cols), dtype)
+        q = _orthonormal_columns(a)
+        return scale * (q.T if rows < cols else q).reshape(shape)
+
+    return init
+
+
+def _orthonormal_columns(a: jax.Array) -> jax.Array:
+    """Q of the thin QR ``a = QR`` (``a [m, n]``, m >= n, full rank) with ``diag(R) > 0``: classical Gram-Schmidt
+    applied twice per column (orthogonal to float precision)."""
+
+    def column(j, q):
+        v = a[:, j]
+        for _ in range(2):
+            v = v - q @ (q.T @ v)  # columns >= j of q are still zero
+        return q.at[:, j].set(v / jnp.sqrt(jnp.sum(v * v)))
+
+    return jax.lax.fori_loop(0, a.shape[1], column, jnp.zeros_like(a))
+
+
 def default_init(scale: float = jnp.sqrt(2.0)):
-    return nn.initializers.orthogonal(scale)
+    return orthogonal(scale)
 
 
 class MLP(nn.Module):
@@ -161,7 +196,7 @@ class LSTMTokenModel(nn.Module):
     @nn.compact
     def __call__(self, carry: tuple[jax.Array, jax.Array], tokens: jax.Array):
         x = nn.Embed(self.vocab + 1, self.emb, name="embed")(tokens)
-        carry, h = nn.LSTMCell(self.hidden, name="cell")(carry, x)
+        carry, h = nn.LSTMCell(self.hidden, recurrent_kernel_init=orthogonal(), name="cell")(carry, x)
         return carry, nn.Dense(self.vocab, name="out")(h)
 
 
