@@ -87,61 +87,11 @@ def direct_step_fn(env):
     return step
 
 
-class _PhysicsThreads:
-    """Runs ``fn(lo, hi)`` over contiguous slices of ``range(n)`` on ``threads`` threads (the caller's plus helpers).
-
-    MuJoCo's ``mj_step`` releases the GIL, so the direct HalfCheetah steps of different envs overlap; the
-    little Python around each step is serialized by the GIL. Helpers are daemon threads that wait on semaphores.
-    """
-
-    def __init__(self, fn, n: int, threads: int):
-        import threading
-
-        self.fn = fn
-        bounds = np.linspace(0, n, threads + 1).round().astype(int)
-        self.slices = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-        self.go = [threading.Semaphore(0) for _ in self.slices[1:]]
-        self.done = threading.Semaphore(0)
-        self.errors: list[BaseException] = []
-        self.stopping = False
-        for k in range(1, len(self.slices)):
-            threading.Thread(target=self._loop, args=(k,), daemon=True).start()
-
-    def _loop(self, k: int) -> None:
-        while True:
-            self.go[k - 1].acquire()
-            if self.stopping:
-                return
-            try:
-                self.fn(*self.slices[k])
-            except BaseException as e:  # re-raised in the caller's thread
-                self.errors.append(e)
-            self.done.release()
-
-    def __call__(self) -> None:
-        for sem in self.go:
-            sem.release()
-        try:
-            self.fn(*self.slices[0])
-        finally:
-            for _ in self.go:
-                self.done.acquire()
-        if self.errors:
-            raise self.errors.pop()
-
-    def close(self) -> None:
-        self.stopping = True
-        for sem in self.go:
-            sem.release()
-
-
 class _EnvGroup:
     """Envs ``first .. first + n - 1`` of a vector env: autoreset and episode bookkeeping, writing each step's
-    results into caller-provided arrays. Runs in the main process or in a worker (see :class:`VecEnv`).
-    With the direct MuJoCo step (:func:`direct_step_fn`) and ``threads > 1`` the physics of the envs runs on
-    that many threads; results are identical for any number of threads."""
+    results into caller-provided arrays. Runs in the main process or in a worker (see :class:`VecEnv`)."""
 
-    def __init__(self, env_id: str, n: int, max_episode_steps: int | None, kwargs: dict, threads: int = 1):
+    def __init__(self, env_id: str, n: int, max_episode_steps: int | None, kwargs: dict):
         import gymnasium as gym
 
         self.envs = [gym.make(env_id, max_episode_steps=max_episode_steps, **kwargs) for _ in range(n)]
@@ -151,14 +101,6 @@ class _EnvGroup:
         limit = self.envs[0].spec.max_episode_steps if self.envs[0].spec else None
         self.direct = direct if limit is not None and all(f is not None for f in direct) else None
         self.limit = limit
-        self._rewards = np.zeros(n)  # float64 rewards of the direct step, as Gymnasium returns them
-        self._io = None
-        self._threads = _PhysicsThreads(self._physics, n, min(threads, n)) if self.direct is not None and min(threads, n) > 1 else None
-
-    def _physics(self, lo: int, hi: int) -> None:
-        scaled, final_obs = self._io
-        for i in range(lo, hi):
-            self._rewards[i] = self.direct[i](scaled[i], final_obs[i])
 
     def reset(self, seeds: list[int], obs_out: np.ndarray) -> None:
         for i, (env, seed) in enumerate(zip(self.envs, seeds, strict=True)):
@@ -169,12 +111,9 @@ class _EnvGroup:
     def step(self, scaled: np.ndarray, next_obs, final_obs, reward, terminated, truncated) -> list[tuple[int, float, int]]:
         """Step every env; returns ``(local index, return, length)`` of the episodes that ended, in env order."""
         finished = []
-        if self.direct is not None:
-            self._io = (scaled, final_obs)
-            self._threads() if self._threads is not None else self._physics(0, len(self.envs))
         for i, env in enumerate(self.envs):
             if self.direct is not None:
-                r = self._rewards[i]
+                r = self.direct[i](scaled[i], final_obs[i])
                 term, trunc = False, bool(self.lengths[i] + 1 >= self.limit)
             else:
                 o, r, term, trunc, _ = env.step(scaled[i])
@@ -193,9 +132,6 @@ class _EnvGroup:
         return finished
 
     def close(self) -> None:
-        if self._threads is not None:
-            self._threads.close()
-            self._threads = None
         for env in self.envs:
             env.close()
 
@@ -276,11 +212,9 @@ class VecEnv:
         in parallel (actions and results go through shared memory, one pipe message per worker and step).
         Results are identical either way; workers pay off when env stepping dominates (several envs, a
         MuJoCo env, spare cores). Call :meth:`close` (or use ``with``) to stop them.
-      threads: with ``workers=0``, threads that step the envs' physics in parallel; only envs with a direct
-        MuJoCo step (:func:`direct_step_fn`: HalfCheetah-v5) use them. Results are identical either way.
     """
 
-    def __init__(self, env_id: str, num_envs: int = 1, seed: int = 0, max_episode_steps: int | None = None, workers: int = 0, threads: int = 1, **kwargs):
+    def __init__(self, env_id: str, num_envs: int = 1, seed: int = 0, max_episode_steps: int | None = None, workers: int = 0, **kwargs):
         import gymnasium as gym
 
         quiet_mujoco_warnings()
@@ -288,8 +222,6 @@ class VecEnv:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         if not 0 <= workers <= num_envs:
             raise ValueError(f"workers must be between 0 and num_envs ({num_envs}), got {workers}")
-        if threads < 1:
-            raise ValueError(f"threads must be >= 1, got {threads}")
         try:
             probe = gym.make(env_id, max_episode_steps=max_episode_steps, **kwargs)
         except gym.error.Error as e:
@@ -315,7 +247,7 @@ class VecEnv:
         probe.close()
         layout = _shared_layout(num_envs, self.obs_dim, self.action_dim)
         if workers == 0:
-            self._group = _EnvGroup(env_id, num_envs, max_episode_steps, kwargs, threads)
+            self._group = _EnvGroup(env_id, num_envs, max_episode_steps, kwargs)
             self._arrays = {name: np.zeros(shape, dtype) for name, (shape, dtype) in layout.items()}
         else:
             self._group = None
