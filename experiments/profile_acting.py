@@ -4,9 +4,11 @@
     python experiments/profile_acting.py --num-envs 16 --calls 4000
 
 Times, per call and averaged over --calls calls after a warm-up: a jitted policy call given the parameter
-pytree and observation statistics as separate arrays (16 leaves for PPO), the same call given one raveled
+pytree and observation statistics as separate arrays (16 leaves for PPO) and a PRNG key (noise drawn inside
+the call), the same with the noise given as an array instead of the key, the same call given one raveled
 vector with the step's noise drawn beforehand (what jirl's PolicyStepper does), a host-side jax.random.split, one
-raw Gymnasium env.step, and VecEnv.step over --num-envs envs. Last stdout line: a JSON summary (microseconds).
+raw Gymnasium env.step, the same step through jirl's direct MuJoCo path (HalfCheetah-v5 only, see
+jirl.envs.gym_bridge.direct_step_fn), and VecEnv.step over --num-envs envs. Last stdout line: a JSON summary (microseconds).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def profile(cfg: ProfileConfig) -> dict:
     import jax
 
     from jirl.algorithms import ppo
-    from jirl.envs.gym_bridge import VecEnv, quiet_mujoco_warnings
+    from jirl.envs.gym_bridge import VecEnv, direct_step_fn, quiet_mujoco_warnings
     from jirl.envs.normalize import norm_apply, norm_init
     from jirl.loops.common import stack_trees
     from jirl.loops.ppo import PolicyStepper
@@ -70,6 +72,13 @@ def profile(cfg: ProfileConfig) -> dict:
         out = tree_step(params, norm, obs, key)
         [np.asarray(x) for x in out]
 
+    noise_step = jax.jit(lambda p, n, o, z: ppo.action_from_noise(pcfg, p, norm_apply(n, o), z))
+    noise = np.zeros((cfg.num_envs, env.action_dim), np.float32)
+
+    def pytree_noise_call():
+        out = noise_step(params, norm, obs, noise)
+        [np.asarray(x) for x in out]
+
     stepper = PolicyStepper(dataclasses.replace(pcfg, num_steps=cfg.calls + 20), stack_trees([params]), stack_trees([norm]), cfg.num_envs)
     stepper.load(stack_trees([params]), stack_trees([norm]), key[None])  # one seed; noise for every timed call
     keys = {"k": key}
@@ -81,13 +90,17 @@ def profile(cfg: ProfileConfig) -> dict:
     raw = gym.make(cfg.env_id)
     raw.reset(seed=0)
     action = raw.action_space.sample() * 0.0
+    direct = direct_step_fn(raw)  # jirl's exact MuJoCo step for HalfCheetah-v5 (None for other envs)
+    obs_row = np.zeros(env.obs_dim, np.float32)
     zeros = np.zeros((cfg.num_envs, env.action_dim), np.float32)
     out = {
         "policy_call_pytree_us": _per_call_us(pytree_call, cfg.calls),
+        "policy_call_pytree_noise_given_us": _per_call_us(pytree_noise_call, cfg.calls),
         "pytree_leaves": leaves,
         "policy_call_raveled_us": _per_call_us(lambda: stepper(obs), cfg.calls),
         "host_key_split_us": _per_call_us(host_split, cfg.calls),
         "gym_env_step_us": _per_call_us(lambda: raw.step(action), cfg.calls),
+        **({"direct_env_step_us": _per_call_us(lambda: direct(action, obs_row), cfg.calls)} if direct is not None else {}),
         "vecenv_step_us": _per_call_us(lambda: env.step(zeros), max(1, cfg.calls // cfg.num_envs)),
     }
     raw.close()
