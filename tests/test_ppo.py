@@ -80,3 +80,36 @@ def test_policy_weight_zero_freezes_actor_and_aux_loss_pulls_the_mean():
     mean_after, _, _ = ppo.policy_outputs(cfg, pulled.params, obs)
     assert abs(float(jnp.mean(mean_after)) - 0.7) < 0.2, float(jnp.mean(mean_after))
     assert "aux_loss" in metrics
+
+
+def test_policy_stepper_acts_with_each_seeds_noise_and_needs_a_load_per_rollout():
+    """The bridge's acting (jirl.loops.ppo.PolicyStepper, 2 vmapped seeds x 3 envs): step t's action of seed k is
+    mean + std * noise[t] with the noise drawn from seed k's key, its log-prob is the Gaussian's, and the
+    value is the critic's; a rollout of T steps needs a fresh load()."""
+    import pytest
+
+    from jirl.envs.normalize import norm_init
+    from jirl.loops.common import stack_trees, tree_index
+    from jirl.loops.ppo import PolicyStepper
+
+    cfg = ppo.PPOConfig(hidden=(16, 16), num_steps=4, init_log_std=-0.5)
+    K, N, D, A = 2, 3, 5, 2
+    params = stack_trees([ppo.init(cfg, jax.random.PRNGKey(s), D, A, 1).params for s in range(K)])
+    norm = stack_trees([norm_init(D)] * K)
+    keys = jnp.stack([jax.random.PRNGKey(10 + s) for s in range(K)])
+    stepper = PolicyStepper(cfg, params, norm, N)
+    with pytest.raises(RuntimeError, match="load"):
+        stepper(np.zeros((K * N, D), np.float32))
+    stepper.load(params, norm, keys)
+    obs = np.random.default_rng(0).normal(size=(cfg.num_steps, K * N, D)).astype(np.float32)
+    for t in range(cfg.num_steps):
+        action, log_prob, value = stepper(obs[t])
+        for k in range(K):
+            rows = slice(k * N, (k + 1) * N)
+            noise = jax.random.normal(keys[k], (cfg.num_steps, N, A))[t]
+            mean, log_std, v = ppo.policy_outputs(cfg, tree_index(params, k), jnp.asarray(obs[t, rows]))  # zero-mean, unit-std norm
+            np.testing.assert_allclose(action[rows], mean + jnp.exp(log_std) * noise, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(log_prob[rows], gaussian_log_prob(jnp.asarray(action[rows]), mean, log_std), rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(value[rows], v, rtol=1e-5, atol=1e-6)
+    with pytest.raises(RuntimeError, match="load"):
+        stepper(obs[0])

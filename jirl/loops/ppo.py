@@ -140,15 +140,15 @@ class PolicyStepper:
         """Act with these (stacked) parameters and observation statistics for the next ``T`` steps, with noise
         drawn from ``keys [K, 2]`` (one key per seed)."""
         self._flat = self._ravel(params, norm)
-        self._noise = np.asarray(self._draw(keys))
+        self._noise = np.ascontiguousarray(np.moveaxis(np.asarray(self._draw(keys)), 1, 0))  # [T, K, N, A]
         self._t = 0
 
     def __call__(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``obs [K * N, D] -> (action [K * N, A] unclipped, log_prob [K * N], value [K * N])`` as NumPy arrays."""
-        if self._noise is None or self._t >= self._noise.shape[1]:
+        if self._noise is None or self._t >= self._noise.shape[0]:
             raise RuntimeError("PolicyStepper: call load() before each rollout of ppo.num_steps steps")
         K = self._flat.shape[0]
-        out = self._step(self._flat, obs.reshape(K, -1, obs.shape[-1]), self._noise[:, self._t])
+        out = self._step(self._flat, obs.reshape(K, -1, obs.shape[-1]), self._noise[self._t])
         self._t += 1
         out = np.asarray(out).reshape(obs.shape[0], -1)
         return out[:, :-2], out[:, -2], out[:, -1]
