@@ -24,7 +24,7 @@ import numpy as np
 from jirl.algorithms import bc, dagger
 from jirl.envs.normalize import norm_apply, norm_init, norm_update
 from jirl.fileio import atomic_write_bytes, save_figure
-from jirl.loops.common import UserError, config_to_dict, machine_description
+from jirl.loops.common import UserError, config_to_dict, init_per_seed, machine_description
 from jirl.loops.gail import load_expert
 from jirl.nets import TanhGaussianActor
 from jirl.policy import load_policy, policy_to_bytes
@@ -103,7 +103,8 @@ class SeedLearners:
 
         self._fit = jax.jit(jax.vmap(fit_one, in_axes=(0, None, None, 0)))  # same data, K seeds
         self._fit_each = jax.jit(jax.vmap(fit_one))  # per-seed data [K, N, ...]
-        self._init = jax.jit(jax.vmap(lambda k: self.actor.init(k, jnp.zeros((1, obs_dim)))))
+        init_one = jax.jit(lambda k: self.actor.init(k, jnp.zeros((1, obs_dim))))
+        self._init = lambda keys: init_per_seed(init_one, keys)
 
         def act(params, obs):
             mean, _ = self.actor.apply(params, norm_apply(norm, obs))

@@ -419,6 +419,13 @@ def multi_seed_summary(per_seed: list[dict], seeds: list[int], env_steps: int, w
     return out
 
 
+def init_per_seed(init_one, keys: jax.Array) -> Any:
+    """``init_one(key)`` for each seed's key ``[K, 2]``, stacked (leading axis K). One call per seed rather than one
+    vmapped call, so that seed k of a K-seed run starts from bit-for-bit the parameters a single run with that
+    seed gets (a vmapped init may round differently: jirl's orthogonal init does, by ~1e-6)."""
+    return stack_trees([init_one(k) for k in keys])
+
+
 def split_seed_keys(keys: jax.Array, n: int) -> jax.Array:
     """Split each seed's key ``[K, 2]`` into ``n``: returns ``[n, K, 2]`` (unpack as ``a, b, ... = ...``)."""
     return jax.numpy.swapaxes(jax.vmap(lambda k: jax.random.split(k, n))(keys), 0, 1)

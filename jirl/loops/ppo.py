@@ -34,6 +34,7 @@ from jirl.loops.common import (
     open_seed_loggers,
     record_seed_evals,
     save_seed_checkpoints,
+    init_per_seed,
     split_seed_keys,
     make_train_and_eval_envs,
     prepare_run_dir,
@@ -325,7 +326,7 @@ def run_onpolicy(cfg, algo: str, make_aux=None, relabel=None, reference_lines: d
 
     key = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
     key, k_init = split_seed_keys(key, 2)
-    state = jax.vmap(lambda k: ppo.init(pcfg, k, obs_dim, action_dim, total_updates))(k_init)
+    state = init_per_seed(lambda k: ppo.init(pcfg, k, obs_dim, action_dim, total_updates), k_init)
     norm = stack_trees([norm_init(obs_dim)] * K) if cfg.normalize_obs else None
     scaler = stack_trees([reward_scaler_init(N)] * K) if cfg.normalize_reward else None
     aux = stack_trees([make_aux(s) for s in seeds]) if make_aux is not None else None

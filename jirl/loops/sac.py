@@ -36,6 +36,7 @@ from jirl.loops.common import (
     open_seed_loggers,
     record_seed_evals,
     save_seed_checkpoints,
+    init_per_seed,
     split_seed_keys,
     make_train_and_eval_envs,
     prepare_run_dir,
@@ -147,7 +148,7 @@ def train(cfg: SACTrainConfig, imitation: OffPolicyImitation | None = None) -> d
 
     key = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
     key, k_init = split_seed_keys(key, 2)
-    state = jax.vmap(lambda k: sac.init(scfg, k, obs_dim, action_dim))(k_init)
+    state = init_per_seed(lambda k: sac.init(scfg, k, obs_dim, action_dim), k_init)
     norm = stack_trees([norm_init(obs_dim)] * K) if cfg.normalize_obs else None
     example = _example_transition(obs_dim, action_dim)
     step = 0
