@@ -37,6 +37,7 @@ def test_tiny_gail_discriminator_separates_expert_from_policy(pendulum_demos, tm
     assert summary["env_steps"] == 2048 and summary["num_demos"] == 2
     assert summary["best_eval_env_steps"] == 2048 and (tmp_path / "run" / "policy-best.msgpack").exists()
     assert (tmp_path / "run" / "curve.png").exists() and (tmp_path / "run" / "policy.msgpack").exists()
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["disc"]["input_noise"] == 0.2  # the PPO learner's default
 
     # experiments/gail_probe.py reads the run back: its deterministic return is evaluate.py's on the same
     # episodes, and the discriminator it loads is the trained one (it pays the policy's states < 0.69 = softplus(0)
@@ -160,6 +161,7 @@ def test_tiny_dac_discriminator_learns_and_checkpoints_it(pendulum_demos, tmp_pa
     last = rows[-1]
     assert 0.5 * (last["disc_acc_expert"] + last["disc_acc_policy"]) > 0.8, last
     assert last["disc_grad_penalty"] > 0.0  # gradient penalty on by default with the SAC learner
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["disc"]["input_noise"] == 0.0  # no instance noise with SAC
     assert summary["env_steps"] == 800
     # the discriminator is part of the checkpoint: its params and Adam moments come on top of SAC's leaves
     import jax

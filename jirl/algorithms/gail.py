@@ -53,10 +53,11 @@ class DiscriminatorConfig:
     """Weight of the mean binary entropy of D subtracted from the loss (keeps D from saturating)."""
     reward: RewardKind = "gail"
     """Reward from the logit: gail = -log(1-D), logd = log D, airl = log D - log(1-D)."""
-    input_noise: float = 0.0
+    input_noise: float | None = None
     """Std of Gaussian noise added to the expert and the policy inputs in every discriminator step ("instance
     noise": D sees a blurred version of the few expert samples, so its reward varies smoothly). Inputs are
-    normalized states and actions in [-1, 1], so 0.1-0.3 is a mild to strong blur; 0 turns it off."""
+    normalized states and actions in [-1, 1], so 0.1-0.3 is a mild to strong blur; 0 turns it off. None: 0.2
+    with the ppo learner of experiments/gail.py (it reached 0.90 on more seeds; README), 0 with sac and elsewhere."""
 
 
 @chex.dataclass(frozen=True)

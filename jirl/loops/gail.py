@@ -183,6 +183,10 @@ def train(cfg: GAILTrainConfig) -> dict:
         dcfg = dataclasses.replace(dcfg, steps_per_round=8 if cfg.learner == "ppo" else 1)
     if dcfg.steps_per_round < 1:
         raise UserError("--disc.steps-per-round must be >= 1")
+    if dcfg.input_noise is None:
+        dcfg = dataclasses.replace(dcfg, input_noise=0.2 if cfg.learner == "ppo" else 0.0)
+    if dcfg.input_noise < 0:
+        raise UserError(f"--disc.input-noise must be >= 0, got {dcfg.input_noise}")
     input_dim = obs_dim + (action_dim if dcfg.input == "sa" else obs_dim)
     make_disc = lambda seed: gail.init(dcfg, jax.random.PRNGKey(seed + 1), input_dim)
 
