@@ -116,7 +116,7 @@ class PolicyStepper:
     Each JAX dispatch costs on the order of 100 us on a 2-core CPU (``experiments/profile_acting.py``), so the
     per-step call does only the forward pass: once per round :meth:`load` ravels each seed's ``(params, norm)``
     into one vector and draws the whole rollout's standard-normal noise ``[K, T, N, A]`` from each seed's key
-    in one call (drawing a key and noise every step costs about as much as the forward pass itself); each
+    in one call (drawing noise inside every step cost about as much as the forward pass itself); each
     :meth:`__call__` passes the ``[K, P]`` matrix, the observations and step t's noise. ``params`` and
     ``norm`` are stacked over seeds (leading axis K, see :func:`jirl.loops.common.stack_trees`); the envs of
     seed ``k`` are the ``k``-th block of ``num_envs`` rows of the observations.
