@@ -65,7 +65,7 @@ def probe(cfg: ProbeConfig) -> dict:
     import jax
 
     from jirl.algorithms import gail, ppo
-    from jirl.envs.gym_bridge import VecEnv
+    from jirl.envs.gym_bridge import VecEnv, run_episodes
     from jirl.envs.normalize import norm_apply, norm_init, reward_scaler_init
     from jirl.loops.common import load_checkpoint
     from jirl.loops.gail import disc_inputs
@@ -98,26 +98,22 @@ def probe(cfg: ProbeConfig) -> dict:
         outputs = jax.jit(lambda o: ppo.policy_outputs(pcfg, params, norm_apply(norm, o))[:2])
         reward = jax.jit(lambda o, a, o2: gail.reward_from_logits(gail.logits(dcfg, disc, disc_inputs(dcfg.input, norm, o, a, o2)), dcfg.reward))
         rng = np.random.default_rng(cfg.seed)
-        limit = env.max_episode_steps
-        if limit is None:
-            raise UserError(f"{raw['env_id']} has no time limit; the probe runs whole episodes")
+        policies = {
+            "deterministic": lambda o: np.asarray(outputs(o)[0]),
+            "stochastic": lambda o: (lambda m, s: m + np.exp(s) * rng.standard_normal(m.shape))(*(np.asarray(x) for x in outputs(o))),
+        }
         result = {}
-        for mode in ("deterministic", "stochastic"):
-            obs = env.reset(seed=cfg.seed)
-            returns, flipped_at = np.zeros(E), np.full(E, -1)
-            paid = {"upright": [], "flipped": []}
-            for t in range(limit):
-                mean, log_std = (np.asarray(x) for x in outputs(obs))
-                action = mean if mode == "deterministic" else mean + np.exp(log_std) * rng.standard_normal(mean.shape)
-                action = np.clip(action, -1.0, 1.0)
-                res = env.step(action)
-                r = np.asarray(reward(obs, action, res.final_obs))
-                flip = np.abs(obs[:, cfg.watch_obs]) > cfg.watch_limit
-                flipped_at[(flipped_at < 0) & flip] = t
-                paid["flipped"].extend(r[flipped_at >= 0].tolist())
-                paid["upright"].extend(r[flipped_at < 0].tolist())
-                returns += res.reward
-                obs = res.obs
+        for mode, policy in policies.items():
+            returns, _, trajectories = run_episodes(env, policy, E, cfg.seed, record=True)
+            flipped_at, paid = [], {"upright": [], "flipped": []}
+            for tr in trajectories:
+                flip = np.abs(tr["obs"][:, cfg.watch_obs]) > cfg.watch_limit
+                first = int(np.argmax(flip)) if flip.any() else len(flip)
+                r = np.asarray(reward(tr["obs"], tr["action"], tr["next_obs"]))
+                paid["upright"].extend(r[:first].tolist())
+                paid["flipped"].extend(r[first:].tolist())
+                flipped_at.append(first if flip.any() else -1)
+            flipped_at = np.asarray(flipped_at)
             n_flip = int((flipped_at >= 0).sum())
             result[mode] = {
                 "mean_return": float(returns.mean()),

@@ -31,7 +31,7 @@ def orthogonal(scale: float = 1.0):
     Why: with jaxlib 0.10.2 on a 2-core CPU a *jitted, vmapped* initialization (K seeds in one program, as
     DAgger's refit does every round) runs several batched LAPACK QR kernels at once; each waits for work it
     has queued on the intra-op thread pool that the others occupy, and the process deadlocks forever
-    (``tests/test_nets.py`` has the reproducer in a subprocess with a timeout). Plain XLA ops do not nest
+    (``experiments/init_hang_check.py`` counts hangs; ``tests/test_nets.py`` runs the loop in a subprocess with a timeout). Plain XLA ops do not nest
     thread-pool work that way.
     """
 

@@ -83,8 +83,8 @@ def test_orthogonal_init_equals_flax_without_lapack():
 
 def test_jitted_vmapped_init_of_several_seeds_does_not_hang():
     """With flax's LAPACK-based orthogonal init, jit(vmap(init)) of a 256x256 actor over 3 seeds deadlocked
-    within 100 calls in 4 of 4 tries on the 2-core CPU (jaxlib 0.10.2; DAgger re-initializes its K seeds this way
-    every round). Run in a subprocess, so that a hang fails the test instead of stopping the suite."""
+    in 3 of 3 tries of 300 calls on the 2-core CPU (`python experiments/init_hang_check.py --init flax`; jaxlib 0.10.2;
+    DAgger re-initializes its K seeds this way every round). Run in a subprocess, so that a hang fails the test instead of stopping the suite."""
     code = (
         "import jax, jax.numpy as jnp\n"
         "from jirl.nets import TanhGaussianActor\n"

@@ -30,11 +30,11 @@ from jirl.loops.common import (
     check_finite,
     config_to_dict,
     finish_seed_summary,
+    init_per_seed,
     load_seed_checkpoint,
     open_seed_loggers,
     record_seed_evals,
     save_seed_checkpoints,
-    init_per_seed,
     split_seed_keys,
     make_train_and_eval_envs,
     prepare_run_dir,
@@ -132,7 +132,7 @@ class PolicyStepper:
             return jnp.concatenate([action, log_prob[:, None], value[:, None]], axis=-1)
 
         self._ravel = jax.jit(jax.vmap(lambda params, norm: ravel_pytree((params, norm))[0]))
-        self._draw = jax.jit(jax.vmap(lambda key: jax.random.normal(key, (T, N, A))))
+        self._draw = jax.jit(jax.vmap(lambda key: jax.random.normal(key, (T, N, A)), out_axes=1))  # -> [T, K, N, A]
         self._step = jax.jit(jax.vmap(step))
         self._flat = self._noise = None
         self._t = 0
@@ -141,7 +141,7 @@ class PolicyStepper:
         """Act with these (stacked) parameters and observation statistics for the next ``T`` steps, with noise
         drawn from ``keys [K, 2]`` (one key per seed)."""
         self._flat = self._ravel(params, norm)
-        self._noise = np.ascontiguousarray(np.moveaxis(np.asarray(self._draw(keys)), 1, 0))  # [T, K, N, A]
+        self._noise = np.asarray(self._draw(keys))
         self._t = 0
 
     def __call__(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
