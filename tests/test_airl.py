@@ -1,6 +1,7 @@
 """AIRL: the discriminator's exact form, its learning signal, the learned-reward file, and a tiny end-to-end
 run with reward transfer (Pendulum, so it stays fast)."""
 
+import dataclasses
 import json
 
 import jax
@@ -50,6 +51,41 @@ def test_discriminator_is_exp_f_over_exp_f_plus_pi():
     assert float(bce) == pytest.approx(
         float(-jnp.mean(jnp.log(d)) - jnp.mean(jnp.log1p(-jax.nn.sigmoid(airl.logits(cfg, state.params, other))))), abs=1e-4
     )
+
+
+def test_gradient_penalty_and_input_noise_act_on_f_inputs():
+    """The penalty is GAIL's (||grad f(x_hat)|| - 1)^2 with f a function of (s, s') at expert/policy
+    interpolates (the same uniform draw as gail.gradient_penalty), blind to the action and to log pi; input
+    noise perturbs s and s' only."""
+    cfg = airl.AIRLConfig(reward_hidden=(8,), shaping_hidden=(8,), gamma=0.9, grad_penalty=10.0)
+    params = airl.init(cfg, jax.random.PRNGKey(0), 5, 2).params
+    expert = random_batch(jax.random.PRNGKey(1)).replace(terminated=jnp.zeros(16, bool))
+    policy = random_batch(jax.random.PRNGKey(2)).replace(terminated=jnp.zeros(16, bool))
+    key = jax.random.PRNGKey(3)
+    gp = airl._f_penalty(cfg, params, expert, policy, key)
+    eps = jax.random.uniform(key, (16, 1))
+    mix = lambda a, b: eps * a + (1 - eps) * b
+    s_hat, s2_hat = mix(expert.obs, policy.obs), mix(expert.next_obs, policy.next_obs)
+
+    def f_one(s, s2):
+        one = airl.Transitions(obs=s[None], action=jnp.zeros((1, 2)), next_obs=s2[None], terminated=jnp.zeros(1, bool), log_pi=jnp.zeros(1))
+        return airl.shaped_reward(cfg, params, one)[0]
+
+    gs, gs2 = jax.vmap(jax.grad(f_one, argnums=(0, 1)))(s_hat, s2_hat)
+    manual = jnp.mean((jnp.sqrt(jnp.sum(gs**2, -1) + jnp.sum(gs2**2, -1) + 1e-12) - 1.0) ** 2)
+    np.testing.assert_allclose(gp, manual, rtol=1e-5)
+    # neither the actions nor log pi move the penalty of a state-only f
+    other = airl._f_penalty(cfg, params, expert.replace(action=-expert.action, log_pi=expert.log_pi + 3), policy, key)
+    np.testing.assert_allclose(other, gp, rtol=1e-6)
+    total, metrics = airl.loss(cfg, params, expert, policy, key)
+    assert float(metrics["disc_grad_penalty"]) > 0 and float(total) == pytest.approx(float(metrics["disc_loss"]) + 10 * float(metrics["disc_grad_penalty"]), rel=1e-5)
+    noisy = airl._with_noise(dataclasses.replace(cfg, input_noise=0.5), expert, key)
+    np.testing.assert_array_equal(noisy.action, expert.action)
+    np.testing.assert_array_equal(noisy.log_pi, expert.log_pi)
+    assert 0.3 < float(jnp.std(noisy.obs - expert.obs)) < 0.7 and 0.3 < float(jnp.std(noisy.next_obs - expert.next_obs)) < 0.7
+    # a state-action g also sees noisy actions
+    noisy_sa = airl._with_noise(airl.AIRLConfig(state_only=False, input_noise=0.5), expert, key)
+    assert float(jnp.std(noisy_sa.action - expert.action)) > 0.3
 
 
 def test_state_action_reward_needs_the_action():
@@ -161,3 +197,31 @@ def test_tiny_airl_run_with_transfer_and_clear_errors(pendulum_demos, tmp_path, 
     for bad, msg in ((["--learner", "sac"], "not implemented for AIRL"), (["--disc.gamma", "0.9"], "must equal --ppo.gamma")):
         res = run_script("airl.py", *common, *bad, "--run-dir", tmp_path / "bad", timeout=300)
         assert res.returncode == 2 and msg in res.stderr and "Traceback" not in res.stderr, res.stderr[-2000:]
+
+
+def test_airl_seeds_as_a_batch_with_per_seed_transfer(pendulum_demos, tmp_path, run_script):
+    """--num-seeds 2: both seeds' rewards are learned in one run, and the transfer trains one SAC agent per seed
+    (seed S + 100) on that seed's own g."""
+    run_dir = tmp_path / "run"
+    args = ["--env-id", "Pendulum-v1", "--demos", str(pendulum_demos), "--num-demos", "2", "--num-envs", "2", "--num-seeds", "2"]
+    args += ["--ppo.num-steps", "256", "--ppo.minibatch-size", "128", "--ppo.epochs", "1", "--ppo.hidden", "16", "16", "--eval-episodes", "1"]
+    args += ["--checkpoint-every", "0", "--no-bc-init", "--critic-warmup-rounds", "0", "--bc-coef", "0", "--disc.steps-per-round", "5"]
+    args += ["--disc.grad-penalty", "10", "--disc.input-noise", "0.1", "--total-steps", "1024", "--eval-every", "0", "--run-dir", str(run_dir)]
+    out = run_script("airl.py", *args, "--transfer-steps", "400", "--learning-starts", "200", "--sac.hidden", "16", "16", timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert summary["seeds"] == [0, 1] and len(summary["normalized_score_per_seed"]) == 2
+    assert len(summary["transfer_mean_return_per_seed"]) == 2 and summary["transfer_env_steps"] == 400
+    rewards = [airl_loop.load_reward(run_dir / f"seed-{s}" / "reward.msgpack", airl.AIRLConfig(), 3, 1, True) for s in (0, 1)]
+    assert [meta["seed"] for _, meta in rewards] == [0, 1]
+    assert not np.allclose(rewards[0][1]["reward_mean"], rewards[1][1]["reward_mean"])  # two different learned rewards
+    for s in (100, 101):
+        assert (run_dir / "transfer" / f"seed-{s}" / "policy.msgpack").is_file()
+    # agent 100 + k is trained on the reward of seed k
+    cfg = airl_loop.AIRLTrainConfig(env_id="Pendulum-v1", seed=0, num_seeds=2)
+    make_aux = airl_loop.transfer_aux(cfg, run_dir, 3, 1)
+    for k in (0, 1):
+        aux = make_aux(100 + k)
+        assert float(aux["mean"]) == pytest.approx(rewards[k][1]["reward_mean"]) and float(aux["std"]) == pytest.approx(rewards[k][1]["reward_std"])
+        for a, b in zip(jax.tree_util.tree_leaves(aux["g"]), jax.tree_util.tree_leaves(rewards[k][0]["g"]), strict=True):
+            np.testing.assert_array_equal(a, b)

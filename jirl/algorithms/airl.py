@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jirl.algorithms.gail import DiscState, adversarial_train_steps, classification_loss
+from jirl.algorithms.gail import DiscState, adversarial_train_steps, classification_loss, gradient_penalty
 from jirl.nets import MLP
 
 
@@ -50,6 +50,14 @@ class AIRLConfig:
     """Discriminator steps per PPO round."""
     reward: Literal["airl", "f"] = "airl"
     """Generator reward: airl = log D - log(1 - D) = f - log pi (the paper's); f = the shaped reward alone."""
+    grad_penalty: float = 0.0
+    """Weight of the gradient penalty (||grad f(x_hat)|| - 1)^2 on f's inputs (s, s', and a when g(s, a)) at
+    random expert/policy interpolates, as in GAIL's discriminator (0 turns it off)."""
+    input_noise: float = 0.0
+    """Std of Gaussian noise added to f's inputs (normalized s and s', and a when g(s, a)) on both sides in
+    every discriminator step; log pi is computed on the clean action (0 turns it off)."""
+    entropy_bonus: float = 0.0
+    """Weight of the mean binary entropy of D subtracted from the loss (keeps D from saturating)."""
 
 
 @chex.dataclass(frozen=True)
@@ -122,10 +130,48 @@ def generator_reward(config: AIRLConfig, params, batch: Transitions) -> jax.Arra
     return logits(config, params, batch) if config.reward == "airl" else shaped_reward(config, params, batch)
 
 
+def _with_noise(config: AIRLConfig, batch: Transitions, key: chex.PRNGKey) -> Transitions:
+    """``batch`` with ``config.input_noise`` Gaussian noise on f's inputs (the action only when g sees it)."""
+    ko, ka, kn = jax.random.split(key, 3)
+    noise = lambda k, x: x + config.input_noise * jax.random.normal(k, x.shape, x.dtype)
+    action = batch.action if config.state_only else noise(ka, batch.action)
+    return batch.replace(obs=noise(ko, batch.obs), action=action, next_obs=noise(kn, batch.next_obs))
+
+
+def _f_penalty(config: AIRLConfig, params, expert: Transitions, policy: Transitions, key: chex.PRNGKey) -> jax.Array:
+    """GAIL's gradient penalty applied to ``f`` as a function of ``(s, a, s')`` (flattened per sample); the
+    termination flag of the interpolate is the policy sample's and carries no gradient."""
+    d_obs, d_act = expert.obs.shape[-1], expert.action.shape[-1]
+    flat = lambda b: jnp.concatenate([b.obs, b.action, b.next_obs, b.terminated.astype(b.obs.dtype)[:, None]], axis=-1)
+    nd_policy = flat(policy)[:, -1:]
+
+    def f_one(x):
+        one = Transitions(
+            obs=x[None, :d_obs],
+            action=x[None, d_obs : d_obs + d_act],
+            next_obs=x[None, d_obs + d_act : -1],
+            terminated=jax.lax.stop_gradient(x[None, -1]),
+            log_pi=jnp.zeros((1,), x.dtype),
+        )
+        return shaped_reward(config, params, one)[0]
+
+    xe = jnp.concatenate([flat(expert)[:, :-1], nd_policy], axis=-1)
+    return gradient_penalty(f_one, xe, flat(policy), key)
+
+
 def loss(config: AIRLConfig, params, expert: Transitions, policy: Transitions, key: chex.PRNGKey | None = None):
-    """Binary cross-entropy of the AIRL discriminator on expert (label 1) and policy (label 0) transitions."""
-    del key
-    return classification_loss(logits(config, params, expert), logits(config, params, policy))
+    """Binary cross-entropy of the AIRL discriminator on expert (label 1) and policy (label 0) transitions,
+    with the optional input noise, entropy bonus and gradient penalty of ``config`` (these need ``key``)."""
+    if config.input_noise:
+        key, ke, kp = jax.random.split(key, 3)
+        expert, policy = _with_noise(config, expert, ke), _with_noise(config, policy, kp)
+    bce, metrics = classification_loss(logits(config, params, expert), logits(config, params, policy))
+    total = bce - config.entropy_bonus * metrics["disc_entropy"]
+    gp = jnp.zeros(())
+    if config.grad_penalty:
+        gp = _f_penalty(config, params, expert, policy, key)
+        total = total + config.grad_penalty * gp
+    return total, dict(metrics, disc_grad_penalty=gp)
 
 
 def train_steps(config: AIRLConfig, state: DiscState, expert: Transitions, policy: Transitions, key: chex.PRNGKey, num_steps: int):

@@ -25,7 +25,7 @@ from jirl.algorithms import airl, ppo
 from jirl.algorithms.maxent_irl import pearson
 from jirl.envs.normalize import norm_apply, norm_init
 from jirl.fileio import atomic_write_bytes
-from jirl.loops.common import UserError, pytree_from_bytes, pytree_to_bytes
+from jirl.loops.common import UserError, pytree_from_bytes, pytree_to_bytes, seed_run_dirs
 from jirl.loops.gail import DEFAULT_DEMOS, GAILTrainConfig, load_expert, make_bc_init, make_bc_loss
 from jirl.loops.ppo import Rollout, run_onpolicy
 from jirl.nets import gaussian_log_prob
@@ -140,25 +140,43 @@ def run_airl(cfg: AIRLTrainConfig, run_dir: Path) -> dict:
     return summary
 
 
+def stage1_dirs(cfg: AIRLTrainConfig, run_dir: Path) -> dict[int, Path]:
+    """Seed -> the folder holding that seed's AIRL results (``reward.msgpack``)."""
+    seeds = [cfg.seed + k for k in range(cfg.num_seeds)]
+    return dict(zip(seeds, seed_run_dirs(run_dir, seeds), strict=True))
+
+
+def transfer_aux(cfg: AIRLTrainConfig, run_dir: Path, obs_dim: int, action_dim: int):
+    """``make_aux(seed)`` of the transfer run: agent ``S + 100`` gets seed ``S``'s frozen reward (g's
+    parameters, its observation statistics, and the mean/std that standardize it)."""
+    dirs = stage1_dirs(cfg, run_dir)
+
+    def make_aux(seed: int) -> dict:
+        frozen, meta = load_reward(dirs[seed - 100] / REWARD_FILE, cfg.disc, obs_dim, action_dim, cfg.normalize_obs)
+        return dict(frozen, mean=jnp.float32(meta["reward_mean"]), std=jnp.float32(meta["reward_std"]))
+
+    return make_aux
+
+
 def run_transfer(cfg: AIRLTrainConfig, run_dir: Path, resume: bool) -> dict:
-    """Stage 2: SAC from scratch on the frozen, standardized g; evaluated on the true env reward."""
+    """Stage 2: SAC from scratch on each seed's frozen, standardized g (seed S's agent has seed S + 100; K seeds
+    train as one vmapped SAC run in ``run_dir/transfer``); evaluated on the true env reward."""
     from jirl.loops.rollout import env_dims
     from jirl.loops.sac import OffPolicyImitation, SACTrainConfig
     from jirl.loops.sac import train as sac_train
 
-    obs_dim, action_dim = env_dims(cfg.env_id)
-    frozen, meta = load_reward(run_dir / REWARD_FILE, cfg.disc, obs_dim, action_dim, cfg.normalize_obs)
-    mean, std = meta["reward_mean"], meta["reward_std"]
     dcfg = cfg.disc
+    make_aux = transfer_aux(cfg, run_dir, *env_dims(cfg.env_id))
 
     def reward_fn(aux, norm, batches):
         del norm  # the new agent's statistics; g was trained on the frozen ones in aux
-        return (airl.reward(dcfg, {"g": aux["g"]}, norm_apply(aux["norm"], batches.obs), batches.action) - mean) / std
+        g = airl.reward(dcfg, {"g": aux["g"]}, norm_apply(aux["norm"], batches.obs), batches.action)
+        return (g - aux["mean"]) / aux["std"]
 
     lines = reference_lines(cfg.env_id)
     imitation = OffPolicyImitation(
         name="airl-transfer",
-        make_aux=lambda seed: frozen,
+        make_aux=make_aux,
         aux_update=lambda aux, norm, buffer, key: (aux, {}),
         reward_fn=reward_fn,
         metric_names=(),
@@ -169,6 +187,7 @@ def run_transfer(cfg: AIRLTrainConfig, run_dir: Path, resume: bool) -> dict:
     scfg = SACTrainConfig(
         env_id=cfg.env_id,
         seed=cfg.seed + 100,
+        num_seeds=cfg.num_seeds,
         total_steps=cfg.transfer_steps,
         learning_starts=cfg.learning_starts,
         buffer_size=cfg.buffer_size,
@@ -189,16 +208,14 @@ def train(cfg: AIRLTrainConfig) -> dict:
     """Run AIRL (stage 1) and the reward transfer (stage 2); returns the summary printed as the last line."""
     if cfg.learner != "ppo":
         raise UserError("AIRL's generator is PPO for now: --learner sac is not implemented for AIRL yet")
-    if cfg.num_seeds != 1:
-        raise UserError("--num-seeds > 1 is not supported by AIRL yet (the reward transfer is per seed); run the seeds separately")
     if cfg.transfer_steps < 0:
         raise UserError("--transfer-steps must be >= 0 (0 skips the reward transfer)")
     cfg = dataclasses.replace(cfg, total_steps=cfg.total_steps or 2_000_000, num_envs=cfg.num_envs or 8)
     if cfg.disc.gamma != cfg.ppo.gamma:
         raise UserError(f"--disc.gamma {cfg.disc.gamma} must equal --ppo.gamma {cfg.ppo.gamma} (the shaping term assumes the learner's discount)")
-    run_dir = Path(cfg.run_dir or str(Path("runs") / f"airl-{cfg.env_id}-s{cfg.seed}"))
+    run_dir = Path(cfg.run_dir or str(Path("runs") / f"airl-{cfg.env_id}-s{cfg.seed}" + (f"-x{cfg.num_seeds}" if cfg.num_seeds > 1 else "")))
     stage1_file = run_dir / STAGE1_SUMMARY
-    if cfg.resume and stage1_file.is_file() and (run_dir / REWARD_FILE).is_file():
+    if cfg.resume and stage1_file.is_file() and all((d / REWARD_FILE).is_file() for d in stage1_dirs(cfg, run_dir).values()):
         summary = json.loads(stage1_file.read_text())
         print(f"AIRL stage of {run_dir} is complete; continuing with the reward transfer", flush=True)
     else:
@@ -206,14 +223,7 @@ def train(cfg: AIRLTrainConfig) -> dict:
         atomic_write_bytes(stage1_file, json.dumps(summary, indent=2).encode())
     if cfg.transfer_steps:
         t = run_transfer(cfg, run_dir, cfg.resume)
-        summary.update(
-            {
-                f"transfer_{k}": v
-                for k, v in t.items()
-                if k in ("mean_return", "std_return", "normalized_score", "env_steps", "wall_s", "run_dir", "policy")
-            }
-        )
-        for k in ("best_policy_fresh_mean_return", "best_policy_fresh_normalized_score"):
-            if k in t:
-                summary[f"transfer_{k}"] = t[k]
+        heads = ("mean_return", "std_return", "normalized_score", "best_policy_fresh_mean_return", "best_policy_fresh_normalized_score")
+        keep = lambda k: k in ("env_steps", "wall_s", "run_dir", "policy", "steps_per_s") or k.removesuffix("_std_over_seeds").removesuffix("_per_seed") in heads
+        summary.update({f"transfer_{k}": v for k, v in t.items() if keep(k)})
     return summary
