@@ -28,7 +28,7 @@ def random_batch(key, b=16, d=5, a=2):
 
 
 def test_discriminator_is_exp_f_over_exp_f_plus_pi():
-    cfg = airl.AIRLConfig(reward_hidden=(8,), shaping_hidden=(8,), gamma=0.9)
+    cfg = airl.AIRLConfig(reward_hidden=(8,), shaping_hidden=(8,), gamma=0.9, reward="airl", grad_penalty=0.0, input_noise=0.0)
     state = airl.init(cfg, jax.random.PRNGKey(0), 5, 2)
     batch = random_batch(jax.random.PRNGKey(1))
     g_net, h_net = airl._nets(cfg)
@@ -57,7 +57,7 @@ def test_gradient_penalty_and_input_noise_act_on_f_inputs():
     """The penalty is GAIL's (||grad f(x_hat)|| - 1)^2 with f a function of (s, s') at expert/policy
     interpolates (the same uniform draw as gail.gradient_penalty), blind to the action and to log pi; input
     noise perturbs s and s' only."""
-    cfg = airl.AIRLConfig(reward_hidden=(8,), shaping_hidden=(8,), gamma=0.9, grad_penalty=10.0)
+    cfg = airl.AIRLConfig(reward_hidden=(8,), shaping_hidden=(8,), gamma=0.9, grad_penalty=10.0, input_noise=0.0)
     params = airl.init(cfg, jax.random.PRNGKey(0), 5, 2).params
     expert = random_batch(jax.random.PRNGKey(1)).replace(terminated=jnp.zeros(16, bool))
     policy = random_batch(jax.random.PRNGKey(2)).replace(terminated=jnp.zeros(16, bool))
@@ -111,7 +111,7 @@ def test_log_pi_is_the_ppo_gaussian_density():
 def test_discriminator_learns_and_g_ranks_expert_states_higher():
     """Expert states sit around +1 in the first coordinate, policy states around -1; after training the
     discriminator separates them and the learned reward g is higher on expert states."""
-    cfg = airl.AIRLConfig(reward_hidden=(32,), shaping_hidden=(32,), learning_rate=3e-3, batch_size=128)
+    cfg = airl.AIRLConfig(reward_hidden=(32,), shaping_hidden=(32,), learning_rate=3e-3, batch_size=128, grad_penalty=0.0, input_noise=0.0)
     k = jax.random.split(jax.random.PRNGKey(3), 4)
 
     def batch(key, centre, n=1024):
@@ -179,6 +179,13 @@ def test_tiny_airl_run_with_transfer_and_clear_errors(pendulum_demos, tmp_path, 
         "30",
         "--disc.batch-size",
         "64",
+        # the paper's plain form (no penalty, no noise, reward f - log pi); the batch test below runs the defaults
+        "--disc.grad-penalty",
+        "0",
+        "--disc.input-noise",
+        "0",
+        "--disc.reward",
+        "airl",
     ]
     run_dir = tmp_path / "run"
     stage1 = ["--total-steps", "2048", "--eval-every", "0", "--run-dir", run_dir]
@@ -206,7 +213,7 @@ def test_airl_seeds_as_a_batch_with_per_seed_transfer(pendulum_demos, tmp_path, 
     args = ["--env-id", "Pendulum-v1", "--demos", str(pendulum_demos), "--num-demos", "2", "--num-envs", "2", "--num-seeds", "2"]
     args += ["--ppo.num-steps", "256", "--ppo.minibatch-size", "128", "--ppo.epochs", "1", "--ppo.hidden", "16", "16", "--eval-episodes", "1"]
     args += ["--checkpoint-every", "0", "--no-bc-init", "--critic-warmup-rounds", "0", "--bc-coef", "0", "--disc.steps-per-round", "5"]
-    args += ["--disc.grad-penalty", "10", "--disc.input-noise", "0.1", "--total-steps", "1024", "--eval-every", "0", "--run-dir", str(run_dir)]
+    args += ["--total-steps", "1024", "--eval-every", "0", "--run-dir", str(run_dir)]
     out = run_script("airl.py", *args, "--transfer-steps", "400", "--learning-starts", "200", "--sac.hidden", "16", "16", timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     summary = json.loads(out.stdout.strip().splitlines()[-1])

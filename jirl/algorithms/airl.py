@@ -48,14 +48,17 @@ class AIRLConfig:
     """Expert and policy samples per discriminator step (each)."""
     steps_per_round: int = 8
     """Discriminator steps per PPO round."""
-    reward: Literal["airl", "f"] = "airl"
-    """Generator reward: airl = log D - log(1 - D) = f - log pi (the paper's); f = the shaped reward alone."""
-    grad_penalty: float = 0.0
+    reward: Literal["airl", "f"] = "f"
+    """Generator reward: f = the shaped reward alone (default); airl = log D - log(1 - D) = f - log pi (the
+    paper's, f plus an entropy bonus of weight 1: with PPO on HalfCheetah it drove the policy's entropy from 2.5
+    to 10 in 1M steps and the score stayed below 0.55; README)."""
+    grad_penalty: float = 10.0
     """Weight of the gradient penalty (||grad f(x_hat)|| - 1)^2 on f's inputs (s, s', and a when g(s, a)) at
     random expert/policy interpolates, as in GAIL's discriminator (0 turns it off)."""
-    input_noise: float = 0.0
+    input_noise: float = 0.2
     """Std of Gaussian noise added to f's inputs (normalized s and s', and a when g(s, a)) on both sides in
-    every discriminator step; log pi is computed on the clean action (0 turns it off)."""
+    every discriminator step, as GAIL's --disc.input-noise; log pi is computed on the clean action (0 turns
+    it off)."""
     entropy_bonus: float = 0.0
     """Weight of the mean binary entropy of D subtracted from the loss (keeps D from saturating)."""
 
