@@ -2,11 +2,13 @@
 
     python experiments/airl.py                              # 2M AIRL steps (PPO), then 300k SAC steps on the learned g
     python experiments/airl.py --transfer-steps 0           # AIRL only
+    python experiments/airl.py --num-seeds 3                # seeds 0-2 in one program; one transfer agent per seed
     python experiments/airl.py --run-dir runs/airl-s0 --resume   # continue either stage of a killed run
 
 Stage 1 trains the discriminator D = exp f / (exp f + pi) with f = g(s) + gamma h(s') - h(s) against a PPO
 generator (same start and regularizers as experiments/gail.py); the learned reward g is saved to
-reward.msgpack. Stage 2 trains a fresh SAC agent from scratch on g alone (run_dir/transfer) and reports its
+reward.msgpack. The generator maximizes f (--disc.reward f; the paper's f - log pi is --disc.reward airl), and
+the discriminator has GAIL's gradient penalty and input noise (--disc.grad-penalty, --disc.input-noise). Stage 2 trains a fresh SAC agent from scratch on g alone (run_dir/transfer) and reports its
 true return. The last stdout line is a JSON summary: the AIRL policy's return and normalized score, and
 transfer_* figures for the SAC agent.
 """

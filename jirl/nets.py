@@ -244,6 +244,14 @@ def tanh_log_det_jacobian(u: jax.Array) -> jax.Array:
     return jnp.sum(2.0 * (_LOG2 - u - jax.nn.softplus(-2.0 * u)), axis=-1)
 
 
+def tanh_gaussian_log_prob(action: jax.Array, mean: jax.Array, log_std: jax.Array, eps: float = 1e-4) -> jax.Array:
+    """``log pi(a)`` of a given squashed action ``a = tanh(u)`` under the tanh-Gaussian ``(mean, log_std)``:
+    ``[..., A] -> [...]``. Actions are clipped to ``[-1 + eps, 1 - eps]`` first (an action on the bound, as
+    an expert's often is, would otherwise have ``u = +-inf``)."""
+    u = jnp.arctanh(jnp.clip(action, -1.0 + eps, 1.0 - eps))
+    return gaussian_log_prob(u, mean, log_std) - tanh_log_det_jacobian(u)
+
+
 def sample_tanh_gaussian(key: chex.PRNGKey, mean: jax.Array, log_std: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Reparameterized sample ``a = tanh(mean + std * eps)`` and its log-density ``log pi(a)``.
 

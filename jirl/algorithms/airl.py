@@ -46,8 +46,9 @@ class AIRLConfig:
     """Adam learning rate."""
     batch_size: int = 256
     """Expert and policy samples per discriminator step (each)."""
-    steps_per_round: int = 8
-    """Discriminator steps per PPO round."""
+    steps_per_round: int | None = None
+    """Discriminator steps per round: after each rollout with the ppo learner (default 8), per env step with
+    the sac learner (default 1)."""
     reward: Literal["airl", "f"] = "f"
     """Generator reward: f = the shaped reward alone (default); airl = log D - log(1 - D) = f - log pi (the
     paper's, f plus an entropy bonus of weight 1: with PPO on HalfCheetah it drove the policy's entropy from 2.5

@@ -23,7 +23,7 @@ import optax
 
 from jirl.buffers import ReplayBuffer, Transition, buffer_sample
 from jirl.envs.normalize import RunningNorm, norm_apply
-from jirl.nets import QEnsemble, TanhGaussianActor, sample_tanh_gaussian
+from jirl.nets import QEnsemble, TanhGaussianActor, sample_tanh_gaussian, tanh_gaussian_log_prob
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,6 +112,15 @@ def act(config: SACConfig, actor_params: Any, obs: jax.Array, key: chex.PRNGKey,
         return jnp.tanh(mean)
     action, _ = sample_tanh_gaussian(key, mean, log_std)
     return action
+
+
+def log_prob(config: SACConfig, actor_params: Any, obs: jax.Array, action: jax.Array) -> jax.Array:
+    """``log pi(a | s)`` of given actions in ``[-1, 1]``: ``obs [N, obs_dim], action [N, A] -> [N]`` (AIRL's
+    discriminator needs it for expert and replayed actions alike)."""
+    chex.assert_rank([obs, action], 2)
+    actor = TanhGaussianActor(config.hidden, _action_dim_from_params(actor_params))
+    mean, log_std = actor.apply(actor_params, obs)
+    return tanh_gaussian_log_prob(action, mean, log_std)
 
 
 def _action_dim_from_params(actor_params: Any) -> int:

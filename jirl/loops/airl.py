@@ -1,10 +1,12 @@
-"""AIRL with a PPO generator, then reward transfer: a fresh SAC agent trained from scratch on the frozen
-learned reward ``g(s)``.
+"""AIRL with a PPO or SAC generator, then reward transfer: a fresh SAC agent trained from scratch on the
+frozen learned reward ``g(s)``.
 
-Stage 1 reuses GAIL's on-policy driver and its helpers (demonstrations, behaviour-cloning start, BC term):
-only the discriminator differs (``jirl/algorithms/airl.py``), and it needs the current policy's
-log-probabilities, which the relabel hook computes from the PPO parameters. At the end the learned reward
-(``g`` and the observation statistics it was trained with) goes to ``reward.msgpack``.
+Stage 1 reuses GAIL's drivers and helpers: with PPO (default) the on-policy driver with GAIL's
+behaviour-cloning start and BC term; with SAC (``--learner sac``) the off-policy driver as DAC does, replayed
+transitions being the policy side. Only the discriminator differs (``jirl/algorithms/airl.py``), and it needs
+the current policy's log-probabilities of expert and policy actions, which the hooks compute from the
+learner's parameters. At the end the learned reward (``g`` and the observation statistics it was trained
+with) goes to ``reward.msgpack``.
 
 Stage 2 (``--transfer-steps``, 0 to skip) trains SAC with the reward ``(g(s) - m) / sd`` (``m``, ``sd``: mean
 and std of ``g`` over the demonstration states; HalfCheetah never terminates, so this affine change alters no
@@ -21,12 +23,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jirl.algorithms import airl, ppo
+from jirl.algorithms import airl, ppo, sac
+from jirl.buffers import buffer_sample
 from jirl.algorithms.maxent_irl import pearson
 from jirl.envs.normalize import norm_apply, norm_init
 from jirl.fileio import atomic_write_bytes
 from jirl.loops.common import UserError, pytree_from_bytes, pytree_to_bytes, seed_run_dirs
-from jirl.loops.gail import DEFAULT_DEMOS, GAILTrainConfig, load_expert, make_bc_init, make_bc_loss
+from jirl.loops.gail import DEFAULT_DEMOS, GAILTrainConfig, load_expert, make_bc_init, make_bc_loss, off_policy_config
 from jirl.loops.ppo import Rollout, run_onpolicy
 from jirl.nets import gaussian_log_prob
 from jirl.references import reference_lines
@@ -90,6 +93,52 @@ def make_relabel(cfg: AIRLTrainConfig, expert_obs, expert_act, expert_next, expe
     return relabel
 
 
+def make_sac_imitation(cfg: AIRLTrainConfig, expert_obs, expert_act, expert_next, expert_terminated, obs_dim: int, action_dim: int, on_finish):
+    """AIRL as an off-policy imitation learner for the SAC driver: every env step, ``steps_per_round``
+    discriminator steps on replayed transitions (log pi from the current SAC actor, for replayed and expert
+    actions alike); SAC maximizes ``f`` of the replayed transitions."""
+    from jirl.loops.sac import OffPolicyImitation
+
+    dcfg = cfg.disc
+    n = dcfg.batch_size * dcfg.steps_per_round
+    log_pi = lambda params, obs_n, action: sac.log_prob(cfg.sac, params, obs_n, action)
+
+    def aux_update(state, norm, buffer, key, actor_params):
+        k_rows, k_expert, k_train = jax.random.split(key, 3)
+        rows = buffer_sample(buffer, k_rows, n)
+        obs_n = norm_apply(norm, rows.obs)
+        policy = airl.Transitions(
+            obs=obs_n, action=rows.action, next_obs=norm_apply(norm, rows.next_obs), terminated=rows.terminated, log_pi=log_pi(actor_params, obs_n, rows.action)
+        )
+        idx = jax.random.randint(k_expert, (n,), 0, expert_obs.shape[0])  # only the expert pairs these steps use
+        e_obs_n = norm_apply(norm, expert_obs[idx])
+        expert = airl.Transitions(
+            obs=e_obs_n, action=expert_act[idx], next_obs=norm_apply(norm, expert_next[idx]), terminated=expert_terminated[idx], log_pi=log_pi(actor_params, e_obs_n, expert_act[idx])
+        )
+        return airl.train_steps(dcfg, state, expert, policy, k_train, dcfg.steps_per_round)
+
+    def reward_fn(state, norm, batches):
+        trans = airl.Transitions(
+            obs=norm_apply(norm, batches.obs),
+            action=batches.action,
+            next_obs=norm_apply(norm, batches.next_obs),
+            terminated=batches.terminated,
+            log_pi=jnp.zeros(batches.obs.shape[:1], batches.obs.dtype),
+        )
+        return airl.shaped_reward(dcfg, state.params, trans)
+
+    return OffPolicyImitation(
+        name="airl",
+        make_aux=lambda seed: airl.init(dcfg, jax.random.PRNGKey(seed + 1), obs_dim, action_dim),
+        aux_update=aux_update,
+        reward_fn=reward_fn,
+        metric_names=("disc_loss", "disc_acc_expert", "disc_acc_policy", "disc_entropy", "disc_grad_penalty"),
+        reference_lines=reference_lines(cfg.env_id),
+        on_finish=on_finish,
+        config=cfg,
+    )
+
+
 def save_reward(path: Path, dcfg: airl.AIRLConfig, params_g, norm, expert_obs, expert_act, meta: dict) -> dict:
     """Write the frozen reward (g's parameters, the observation statistics, and the standardization)."""
     g = airl.reward(dcfg, {"g": params_g}, norm_apply(norm, expert_obs), expert_act)
@@ -124,16 +173,22 @@ def run_airl(cfg: AIRLTrainConfig, run_dir: Path) -> dict:
         )
         return {"reward_file": str(Path(run_dir) / REWARD_FILE), **scale}
 
-    summary = run_onpolicy(
-        cfg,
-        "airl",
-        make_aux=lambda seed: airl.init(cfg.disc, jax.random.PRNGKey(seed + 1), obs_dim, action_dim),
-        relabel=make_relabel(cfg, expert_obs, expert_act, expert_next, expert_term),
-        reference_lines=lines,
-        init_fn=make_bc_init(cfg, expert_obs, expert_act) if cfg.bc_init else None,
-        aux_loss=make_bc_loss(cfg, expert_obs, expert_act) if cfg.bc_coef > 0 else None,
-        on_finish=on_finish,
-    )
+    if cfg.learner == "sac":
+        from jirl.loops.sac import train as sac_train
+
+        imitation = make_sac_imitation(cfg, expert_obs, expert_act, expert_next, expert_term, obs_dim, action_dim, on_finish)
+        summary = sac_train(off_policy_config(cfg), imitation)
+    else:
+        summary = run_onpolicy(
+            cfg,
+            "airl",
+            make_aux=lambda seed: airl.init(cfg.disc, jax.random.PRNGKey(seed + 1), obs_dim, action_dim),
+            relabel=make_relabel(cfg, expert_obs, expert_act, expert_next, expert_term),
+            reference_lines=lines,
+            init_fn=make_bc_init(cfg, expert_obs, expert_act) if cfg.bc_init else None,
+            aux_loss=make_bc_loss(cfg, expert_obs, expert_act) if cfg.bc_coef > 0 else None,
+            on_finish=on_finish,
+        )
     summary["num_demos"] = cfg.num_demos
     summary["demos"] = str(cfg.demos or DEFAULT_DEMOS.get(cfg.env_id))
     summary["expert_demo_return"] = float(np.mean(demos.episode_returns))
@@ -162,7 +217,7 @@ def run_transfer(cfg: AIRLTrainConfig, run_dir: Path, resume: bool) -> dict:
     """Stage 2: SAC from scratch on each seed's frozen, standardized g (seed S's agent has seed S + 100; K seeds
     train as one vmapped SAC run in ``run_dir/transfer``); evaluated on the true env reward."""
     from jirl.loops.rollout import env_dims
-    from jirl.loops.sac import OffPolicyImitation, SACTrainConfig
+    from jirl.loops.sac import OffPolicyImitation
     from jirl.loops.sac import train as sac_train
 
     dcfg = cfg.disc
@@ -177,42 +232,40 @@ def run_transfer(cfg: AIRLTrainConfig, run_dir: Path, resume: bool) -> dict:
     imitation = OffPolicyImitation(
         name="airl-transfer",
         make_aux=make_aux,
-        aux_update=lambda aux, norm, buffer, key: (aux, {}),
+        aux_update=lambda aux, norm, buffer, key, actor_params: (aux, {}),
         reward_fn=reward_fn,
         metric_names=(),
         reference_lines=lines,
     )
     transfer_dir = run_dir / "transfer"
     resume = resume and (transfer_dir / "checkpoint.msgpack").is_file()
-    scfg = SACTrainConfig(
-        env_id=cfg.env_id,
-        seed=cfg.seed + 100,
-        num_seeds=cfg.num_seeds,
-        total_steps=cfg.transfer_steps,
-        learning_starts=cfg.learning_starts,
-        buffer_size=cfg.buffer_size,
-        num_envs=1,
-        normalize_obs=cfg.normalize_obs,
-        eval_every=cfg.eval_every,
-        eval_episodes=cfg.eval_episodes,
-        log_every=cfg.log_every,
-        checkpoint_every=cfg.checkpoint_every,
-        run_dir=str(transfer_dir),
-        resume=resume,
-        sac=cfg.sac,
-    )
+    scfg = off_policy_config(cfg, seed=cfg.seed + 100, total_steps=cfg.transfer_steps, num_envs=1, run_dir=str(transfer_dir), resume=resume)
     return sac_train(scfg, imitation)
 
 
 def train(cfg: AIRLTrainConfig) -> dict:
     """Run AIRL (stage 1) and the reward transfer (stage 2); returns the summary printed as the last line."""
-    if cfg.learner != "ppo":
-        raise UserError("AIRL's generator is PPO for now: --learner sac is not implemented for AIRL yet")
     if cfg.transfer_steps < 0:
         raise UserError("--transfer-steps must be >= 0 (0 skips the reward transfer)")
-    cfg = dataclasses.replace(cfg, total_steps=cfg.total_steps or 2_000_000, num_envs=cfg.num_envs or 8)
-    if cfg.disc.gamma != cfg.ppo.gamma:
-        raise UserError(f"--disc.gamma {cfg.disc.gamma} must equal --ppo.gamma {cfg.ppo.gamma} (the shaping term assumes the learner's discount)")
+    ppo_learner = cfg.learner == "ppo"
+    if cfg.backend != "gym" and not ppo_learner:
+        raise UserError("--backend mjx needs --learner ppo (the SAC learner steps Gymnasium envs)")
+    if not ppo_learner and cfg.disc.reward == "airl":
+        raise UserError("--disc.reward airl (f - log pi) is for the ppo learner; SAC already adds its own entropy term: use --disc.reward f")
+    dcfg = cfg.disc
+    if dcfg.steps_per_round is None:
+        dcfg = dataclasses.replace(dcfg, steps_per_round=8 if ppo_learner else 1)
+    if dcfg.steps_per_round < 1:
+        raise UserError("--disc.steps-per-round must be >= 1")
+    if dcfg.input_noise < 0:
+        raise UserError(f"--disc.input-noise must be >= 0, got {dcfg.input_noise}")
+    defaults = dict(total_steps=2_000_000, num_envs=8) if ppo_learner else dict(total_steps=300_000, num_envs=1)
+    cfg = dataclasses.replace(cfg, total_steps=cfg.total_steps or defaults["total_steps"], num_envs=cfg.num_envs or defaults["num_envs"], disc=dcfg)
+    learner_gamma = cfg.ppo.gamma if ppo_learner else cfg.sac.gamma
+    if cfg.disc.gamma != learner_gamma:
+        raise UserError(
+            f"--disc.gamma {cfg.disc.gamma} must equal --{cfg.learner}.gamma {learner_gamma} (the shaping term assumes the learner's discount)"
+        )
     run_dir = Path(cfg.run_dir or str(Path("runs") / f"airl-{cfg.env_id}-s{cfg.seed}" + (f"-x{cfg.num_seeds}" if cfg.num_seeds > 1 else "")))
     stage1_file = run_dir / STAGE1_SUMMARY
     if cfg.resume and stage1_file.is_file() and all((d / REWARD_FILE).is_file() for d in stage1_dirs(cfg, run_dir).values()):

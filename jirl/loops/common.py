@@ -136,6 +136,8 @@ def config_to_dict(config: Any) -> dict:
             return {f.name: convert(getattr(x, f.name)) for f in dataclasses.fields(x)}
         if isinstance(x, (tuple, list)):
             return [convert(v) for v in x]
+        if isinstance(x, dict):
+            return {k: convert(v) for k, v in x.items()}
         if isinstance(x, Path):
             return str(x)
         return x

@@ -211,12 +211,12 @@ def train_dac(cfg: GAILTrainConfig, make_disc, expert_obs, expert_act, expert_ne
     """Off-policy GAIL (DAC-style, Kostrikov et al. 2019): SAC learns from replayed transitions whose rewards
     come from the current discriminator; the discriminator sees replay samples as the policy side.
     (HalfCheetah never terminates, so DAC's absorbing-state treatment is not needed and not implemented.)"""
-    from jirl.loops.sac import OffPolicyImitation, SACTrainConfig
+    from jirl.loops.sac import OffPolicyImitation
     from jirl.loops.sac import train as sac_train
 
     dcfg = cfg.disc
 
-    def aux_update(disc, norm, buffer, key):
+    def aux_update(disc, norm, buffer, key, actor_params=None):
         k_sample, k_train = jax.random.split(key)
         rows = buffer_sample(buffer, k_sample, dcfg.batch_size * dcfg.steps_per_round)
         policy_x = disc_inputs(dcfg.input, norm, rows.obs, rows.action, rows.next_obs)
@@ -234,8 +234,16 @@ def train_dac(cfg: GAILTrainConfig, make_disc, expert_obs, expert_act, expert_ne
         reward_fn=reward_fn,
         metric_names=("disc_loss", "disc_acc_expert", "disc_acc_policy", "disc_entropy", "disc_grad_penalty"),
         reference_lines=lines,
+        config=cfg,
     )
-    scfg = SACTrainConfig(
+    return sac_train(off_policy_config(cfg), imitation)
+
+
+def off_policy_config(cfg: GAILTrainConfig, **changes):
+    """The SAC driver's config for an off-policy imitation run of ``cfg`` (DAC, AIRL with SAC), with ``changes``."""
+    from jirl.loops.sac import SACTrainConfig
+
+    fields = dict(
         env_id=cfg.env_id,
         seed=cfg.seed,
         num_seeds=cfg.num_seeds,
@@ -252,4 +260,4 @@ def train_dac(cfg: GAILTrainConfig, make_disc, expert_obs, expert_act, expert_ne
         resume=cfg.resume,
         sac=cfg.sac,
     )
-    return sac_train(scfg, imitation)
+    return SACTrainConfig(**{**fields, **changes})

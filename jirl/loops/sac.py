@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import os
 import time
 from collections.abc import Callable
@@ -116,9 +117,12 @@ class OffPolicyImitation:
     """Turns the SAC driver into an off-policy imitation learner (DAC-style GAIL).
 
     ``make_aux(seed)`` builds the imitation state of a seed (e.g. a discriminator), checkpointed with the run.
-    Inside the per-step jitted
-    call, ``aux_update(aux, norm, buffer, key) -> (aux, metrics)`` runs first (it may only *read* the buffer),
-    then the SAC updates use ``reward_fn(aux, norm, batches) -> rewards`` instead of the env reward.
+    Inside the per-step jitted call, ``aux_update(aux, norm, buffer, key, actor_params) -> (aux, metrics)``
+    runs first (it may only *read* the buffer; ``actor_params`` is the current SAC actor, for learners such
+    as AIRL whose discriminator needs ``log pi``), then the SAC updates use ``reward_fn(aux, norm, batches) ->
+    rewards`` instead of the env reward. ``on_finish(aux, norm, run_dir, seed) -> dict`` runs per seed after
+    the final checkpoint; its dict goes into that seed's summary. ``config`` (the imitation run's own config
+    dataclass) is recorded under ``"imitation"`` in every config.json, so the run can be reconstructed.
     """
 
     name: str
@@ -127,6 +131,8 @@ class OffPolicyImitation:
     reward_fn: Callable
     metric_names: tuple[str, ...]
     reference_lines: dict = dataclasses.field(default_factory=dict)
+    on_finish: Callable | None = None
+    config: Any = None
 
 
 def train(cfg: SACTrainConfig, imitation: OffPolicyImitation | None = None) -> dict:
@@ -173,6 +179,9 @@ def train(cfg: SACTrainConfig, imitation: OffPolicyImitation | None = None) -> d
         cfg, run_dir, dirs, seeds, f"{algo.upper()} on {cfg.env_id}", refs, seed_config, step if cfg.resume else None
     )
 
+    if imitation is not None and imitation.config is not None and not cfg.resume:
+        for path in [d / "config.json" for d in dirs] + ([run_dir / "config.json"] if K > 1 else []):
+            path.write_text(json.dumps(dict(json.loads(path.read_text()), imitation=config_to_dict(imitation.config)), indent=2))
     np_rngs = [np.random.default_rng(s + step) for s in seeds]
 
     # --- the jitted functions (one seed each, vmapped over seeds) ---------------------------------------
@@ -196,7 +205,7 @@ def train(cfg: SACTrainConfig, imitation: OffPolicyImitation | None = None) -> d
         key, k_aux, k_update, k_act = jax.random.split(key, 4)
         reward_fn = None
         if imitation is not None:
-            aux, aux_metrics = imitation.aux_update(aux, norm, buffer, k_aux)
+            aux, aux_metrics = imitation.aux_update(aux, norm, buffer, k_aux, state.actor_params)
             reward_fn = functools.partial(imitation.reward_fn, aux, norm)
         state, metrics = sac.update_from_buffer(scfg, state, buffer, k_update, n_updates, norm, reward_fn)
         if imitation is not None:
@@ -316,6 +325,9 @@ def train(cfg: SACTrainConfig, imitation: OffPolicyImitation | None = None) -> d
         dict(run_summary(final[k], step, wall_s, d), **({"seed": seeds[k]} if K > 1 else {}), **bests[k].report(report_env, 2 * E, seeds[k] + 20_000, refs))
         for k, d in enumerate(dirs)
     ]
+    if imitation is not None and imitation.on_finish is not None:
+        for k, d in enumerate(dirs):
+            summaries[k].update(imitation.on_finish(tree_index(aux, k), tree_index(norm, k), d, seeds[k]))
     eval_env.close()
     if report_env is not eval_env:
         report_env.close()

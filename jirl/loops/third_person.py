@@ -116,7 +116,7 @@ def train(cfg: RunOptions, setting: str, seed: int, run_dir: str, resume: bool =
     state = tp.init(tcfg, jax.random.PRNGKey(seed + 1), frame_shape)
     n_pool = tcfg.batch_size * tcfg.steps_per_update
 
-    def aux_update(disc, norm, buffer, key):
+    def aux_update(disc, norm, buffer, key, actor_params=None):
         k_rows, k_e, k_n, k_train = jax.random.split(key, 4)
         rows = buffer_sample(buffer, k_rows, n_pool)
         ie = jax.random.randint(k_e, (n_pool,), 0, expert_obs.shape[0])
@@ -139,6 +139,7 @@ def train(cfg: RunOptions, setting: str, seed: int, run_dir: str, resume: bool =
         reward_fn=reward_fn,
         metric_names=tp.metric_names(),
         reference_lines=reference_lines(ENV_ID),
+        config={"setting": setting, "options": cfg},
     )
     scfg = SACTrainConfig(
         env_id=ENV_ID,
