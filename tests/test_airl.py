@@ -229,6 +229,14 @@ def test_airl_seeds_as_a_batch_with_per_seed_transfer(pendulum_demos, tmp_path, 
     assert not np.allclose(rewards[0][1]["reward_mean"], rewards[1][1]["reward_mean"])  # two different learned rewards
     for s in (100, 101):
         assert (run_dir / "transfer" / f"seed-{s}" / "policy.msgpack").is_file()
+    # the reward probe reads a seed's folder; on the demonstrations that set the standardization, g is (0, 1)
+    probe = run_script("airl_probe.py", "--run-dir", run_dir / "seed-1", "--episodes", "1", "--demo-episodes", "2", "--velocity-obs", "2", "--velocities", "-1", "1")
+    assert probe.returncode == 0, probe.stderr[-2000:]
+    report = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert report["expert"]["mean_g"] == pytest.approx(0.0, abs=1e-3) and report["expert"]["std_g"] == pytest.approx(1.0, abs=1e-3)
+    assert set(report["velocity_sweep"]) == {"-1.0", "1.0"} and np.isfinite(report["random_actions"]["mean_g"])
+    bad = run_script("airl_probe.py", "--run-dir", run_dir)  # the multi-seed parent holds no reward
+    assert bad.returncode == 2 and "no reward.msgpack" in bad.stderr and "Traceback" not in bad.stderr
     # agent 100 + k is trained on the reward of seed k
     cfg = airl_loop.AIRLTrainConfig(env_id="Pendulum-v1", seed=0, num_seeds=2)
     make_aux = airl_loop.transfer_aux(cfg, run_dir, 3, 1)
