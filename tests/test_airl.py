@@ -11,7 +11,7 @@ import pytest
 
 from jirl.algorithms import airl, ppo
 from jirl.algorithms.gail import classification_loss
-from jirl.envs.normalize import norm_init, norm_update
+from jirl.envs.normalize import norm_apply, norm_init, norm_update
 from jirl.loops import airl as airl_loop
 from jirl.nets import gaussian_log_prob
 
@@ -137,11 +137,17 @@ def test_reward_file_roundtrip(tmp_path):
     obs = jax.random.normal(jax.random.PRNGKey(1), (50, 3)) * 2 + 1
     norm = norm_update(norm_init(3), obs)
     act = jnp.zeros((50, 1))
-    scale = airl_loop.save_reward(tmp_path / "r.msgpack", cfg, state.params["g"], norm, obs, act, {"env_id": "x"})
+    scale = airl_loop.save_reward(tmp_path / "r.msgpack", cfg, state.params, norm, obs, act, {"env_id": "x"})
     tree, meta = airl_loop.load_reward(tmp_path / "r.msgpack", cfg, 3, 1, True)
     assert meta["reward_mean"] == pytest.approx(scale["reward_mean"]) and meta["env_id"] == "x"
-    for a, b in zip(jax.tree_util.tree_leaves((state.params["g"], norm)), jax.tree_util.tree_leaves(tree), strict=True):
+    for a, b in zip(jax.tree_util.tree_leaves((state.params["g"], state.params["h"], norm)), jax.tree_util.tree_leaves(tree), strict=True):
         np.testing.assert_array_equal(a, b)
+    # a file without h (older jirl) still loads, with h = None
+    from jirl.loops.common import pytree_to_bytes
+
+    (tmp_path / "old.msgpack").write_bytes(pytree_to_bytes({"g": state.params["g"], "norm": norm}, {"reward_mean": 0.0, "reward_std": 1.0}))
+    old, _ = airl_loop.load_reward(tmp_path / "old.msgpack", cfg, 3, 1, True)
+    assert old["h"] is None
     (tmp_path / "bad.msgpack").write_bytes(b"not msgpack")
     with pytest.raises(Exception, match="cannot read the learned reward"):
         airl_loop.load_reward(tmp_path / "bad.msgpack", cfg, 3, 1, True)
@@ -237,6 +243,22 @@ def test_airl_seeds_as_a_batch_with_per_seed_transfer(pendulum_demos, tmp_path, 
     assert set(report["velocity_sweep"]) == {"-1.0", "1.0"} and np.isfinite(report["random_actions"]["mean_g"])
     bad = run_script("airl_probe.py", "--run-dir", run_dir)  # the multi-seed parent holds no reward
     assert bad.returncode == 2 and "no reward.msgpack" in bad.stderr and "Traceback" not in bad.stderr
+    # the transfer reward: standardized g, plus (--transfer-reward f) the shaping gamma h(s') - h(s) on that scale
+    from jirl.buffers import Transition
+
+    k = jax.random.split(jax.random.PRNGKey(7), 3)
+    batch = Transition(
+        obs=jax.random.normal(k[0], (32, 3)), action=jnp.zeros((32, 1)), reward=jnp.zeros(32), next_obs=jax.random.normal(k[1], (32, 3)), terminated=jnp.zeros(32)
+    )
+    for_g = airl_loop.AIRLTrainConfig(env_id="Pendulum-v1", seed=0, num_seeds=2)
+    for_f = dataclasses.replace(for_g, transfer_reward="f")
+    aux_f = airl_loop.transfer_aux(for_f, run_dir, 3, 1)(101)
+    r_g = airl_loop.transfer_reward_fn(for_g)({k: v for k, v in aux_f.items() if k != "h"}, None, batch)
+    r_f = airl_loop.transfer_reward_fn(for_f)(aux_f, None, batch)
+    h_net = airl._nets(for_f.disc)[1]
+    norm_obs = lambda o: norm_apply(aux_f["norm"], o)
+    shaping = 0.99 * h_net.apply(aux_f["h"], norm_obs(batch.next_obs)) - h_net.apply(aux_f["h"], norm_obs(batch.obs))
+    np.testing.assert_allclose(r_f - r_g, shaping / aux_f["std"], rtol=1e-4, atol=1e-5)
     # agent 100 + k is trained on the reward of seed k
     cfg = airl_loop.AIRLTrainConfig(env_id="Pendulum-v1", seed=0, num_seeds=2)
     make_aux = airl_loop.transfer_aux(cfg, run_dir, 3, 1)

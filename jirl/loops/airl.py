@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Literal
 
 import jax
 import jax.numpy as jnp
@@ -45,6 +46,11 @@ class AIRLTrainConfig(GAILTrainConfig):
     disc: airl.AIRLConfig = airl.AIRLConfig()
     transfer_steps: int = 300_000
     """Env steps of the reward-transfer SAC run on the frozen g (0: skip stage 2)."""
+    transfer_reward: Literal["g", "f"] = "g"
+    """What the transfer agent maximizes: g = the learned state-only reward (the paper's transfer); f = g plus
+    the learned potential-based shaping gamma h(s') - h(s), which leaves the optimal policy unchanged (Ng et
+    al. 1999) but may guide a fresh agent better. Both standardized by g's mean/std on the demonstrations.
+    The agent goes to run_dir/transfer (g) or run_dir/transfer-f (f)."""
 
 
 def log_pi_fn(pcfg: ppo.PPOConfig):
@@ -139,19 +145,27 @@ def make_sac_imitation(cfg: AIRLTrainConfig, expert_obs, expert_act, expert_next
     )
 
 
-def save_reward(path: Path, dcfg: airl.AIRLConfig, params_g, norm, expert_obs, expert_act, meta: dict) -> dict:
-    """Write the frozen reward (g's parameters, the observation statistics, and the standardization)."""
-    g = airl.reward(dcfg, {"g": params_g}, norm_apply(norm, expert_obs), expert_act)
+def save_reward(path: Path, dcfg: airl.AIRLConfig, params, norm, expert_obs, expert_act, meta: dict) -> dict:
+    """Write the frozen reward: g's and h's parameters (``params``, the discriminator's), the observation
+    statistics, and the mean/std of g on the demonstration states that standardize it."""
+    g = airl.reward(dcfg, params, norm_apply(norm, expert_obs), expert_act)
     scale = {"reward_mean": float(jnp.mean(g)), "reward_std": float(jnp.std(g) + 1e-6)}
-    tree = {"g": params_g, "norm": norm}
+    tree = {"g": params["g"], "h": params["h"], "norm": norm}
     atomic_write_bytes(path, pytree_to_bytes(tree, {**meta, **scale, "disc": dataclasses.asdict(dcfg)}))
     return scale
 
 
 def load_reward(path: Path, dcfg: airl.AIRLConfig, obs_dim: int, action_dim: int, normalize_obs: bool):
-    template = {"g": airl.init(dcfg, jax.random.PRNGKey(0), obs_dim, action_dim).params["g"], "norm": norm_init(obs_dim) if normalize_obs else None}
+    """``({"g", "h", "norm"}, meta)`` from a reward file; ``h`` is None in files written before h was saved."""
+    params = airl.init(dcfg, jax.random.PRNGKey(0), obs_dim, action_dim).params
+    norm = norm_init(obs_dim) if normalize_obs else None
     try:
-        return pytree_from_bytes(template, path.read_bytes())
+        data = path.read_bytes()
+        try:
+            return pytree_from_bytes({"g": params["g"], "h": params["h"], "norm": norm}, data)
+        except ValueError:
+            tree, meta = pytree_from_bytes({"g": params["g"], "norm": norm}, data)
+            return dict(tree, h=None), meta
     except (OSError, ValueError, KeyError) as e:
         raise UserError(f"cannot read the learned reward {path}: {e}") from None
 
@@ -169,7 +183,7 @@ def run_airl(cfg: AIRLTrainConfig, run_dir: Path) -> dict:
 
     def on_finish(state, norm, run_dir, seed):
         scale = save_reward(
-            Path(run_dir) / REWARD_FILE, cfg.disc, state.params["g"], norm, expert_obs, expert_act, {"env_id": cfg.env_id, "seed": seed}
+            Path(run_dir) / REWARD_FILE, cfg.disc, state.params, norm, expert_obs, expert_act, {"env_id": cfg.env_id, "seed": seed}
         )
         return {"reward_file": str(Path(run_dir) / REWARD_FILE), **scale}
 
@@ -207,10 +221,35 @@ def transfer_aux(cfg: AIRLTrainConfig, run_dir: Path, obs_dim: int, action_dim: 
     dirs = stage1_dirs(cfg, run_dir)
 
     def make_aux(seed: int) -> dict:
-        frozen, meta = load_reward(dirs[seed - 100] / REWARD_FILE, cfg.disc, obs_dim, action_dim, cfg.normalize_obs)
+        path = dirs[seed - 100] / REWARD_FILE
+        frozen, meta = load_reward(path, cfg.disc, obs_dim, action_dim, cfg.normalize_obs)
+        if cfg.transfer_reward == "g":
+            frozen = {k: v for k, v in frozen.items() if k != "h"}
+        elif frozen["h"] is None:
+            raise UserError(f"{path} holds no shaping potential h (written by an older jirl): --transfer-reward f needs it")
         return dict(frozen, mean=jnp.float32(meta["reward_mean"]), std=jnp.float32(meta["reward_std"]))
 
     return make_aux
+
+
+def transfer_reward_fn(cfg: AIRLTrainConfig):
+    """``reward_fn(aux, norm, batches)`` of the transfer agent (``aux`` from :func:`transfer_aux`): the frozen g,
+    standardized, plus with ``--transfer-reward f`` the frozen shaping ``gamma (1 - done) h(s') - h(s)`` on the same
+    scale. The agent's own ``norm`` is ignored: g and h read the observation statistics they were trained with."""
+    dcfg = cfg.disc
+
+    def reward_fn(aux, norm, batches):
+        del norm
+        obs_n = norm_apply(aux["norm"], batches.obs)
+        g = airl.reward(dcfg, {"g": aux["g"]}, obs_n, batches.action)
+        if cfg.transfer_reward == "g":
+            return (g - aux["mean"]) / aux["std"]
+        next_n = norm_apply(aux["norm"], batches.next_obs)
+        trans = airl.Transitions(obs=obs_n, action=batches.action, next_obs=next_n, terminated=batches.terminated, log_pi=jnp.zeros_like(g))
+        shaping = airl.shaped_reward(dcfg, {"g": aux["g"], "h": aux["h"]}, trans) - g  # gamma (1 - done) h(s') - h(s)
+        return (g - aux["mean"] + shaping) / aux["std"]
+
+    return reward_fn
 
 
 def run_transfer(cfg: AIRLTrainConfig, run_dir: Path, resume: bool) -> dict:
@@ -220,13 +259,9 @@ def run_transfer(cfg: AIRLTrainConfig, run_dir: Path, resume: bool) -> dict:
     from jirl.loops.sac import OffPolicyImitation
     from jirl.loops.sac import train as sac_train
 
-    dcfg = cfg.disc
     make_aux = transfer_aux(cfg, run_dir, *env_dims(cfg.env_id))
 
-    def reward_fn(aux, norm, batches):
-        del norm  # the new agent's statistics; g was trained on the frozen ones in aux
-        g = airl.reward(dcfg, {"g": aux["g"]}, norm_apply(aux["norm"], batches.obs), batches.action)
-        return (g - aux["mean"]) / aux["std"]
+    reward_fn = transfer_reward_fn(cfg)
 
     lines = reference_lines(cfg.env_id)
     imitation = OffPolicyImitation(
@@ -237,7 +272,7 @@ def run_transfer(cfg: AIRLTrainConfig, run_dir: Path, resume: bool) -> dict:
         metric_names=(),
         reference_lines=lines,
     )
-    transfer_dir = run_dir / "transfer"
+    transfer_dir = run_dir / ("transfer" if cfg.transfer_reward == "g" else "transfer-f")
     resume = resume and (transfer_dir / "checkpoint.msgpack").is_file()
     scfg = off_policy_config(cfg, seed=cfg.seed + 100, total_steps=cfg.transfer_steps, num_envs=1, run_dir=str(transfer_dir), resume=resume)
     return sac_train(scfg, imitation)
