@@ -35,7 +35,8 @@ class AIRLConfig:
     """AIRL discriminator hyperparameters."""
 
     reward_hidden: tuple[int, ...] = (64, 64)
-    """Hidden sizes of the reward approximator g."""
+    """Hidden sizes of the reward approximator g; none (--disc.reward-hidden alone) makes g linear in the
+    normalized state, which imitated worse on HalfCheetah but learned a reward that transfers (README)."""
     shaping_hidden: tuple[int, ...] = (64, 64)
     """Hidden sizes of the shaping potential h."""
     state_only: bool = True
