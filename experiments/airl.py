@@ -1,6 +1,6 @@
 """AIRL (Fu et al. 2018) on HalfCheetah-v5 from the shipped demonstrations, then reward transfer.
 
-    python experiments/airl.py                              # 2M AIRL steps (PPO), then 300k SAC steps on the learned g
+    python experiments/airl.py                              # 3M AIRL steps (PPO), then 300k SAC steps on the learned g
     python experiments/airl.py --transfer-steps 0           # AIRL only
     python experiments/airl.py --num-seeds 3                # seeds 0-2 in one program; one transfer agent per seed
     python experiments/airl.py --run-dir runs/airl-s0 --resume   # continue either stage of a killed run

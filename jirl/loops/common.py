@@ -232,8 +232,7 @@ class RunLogger:
         fig, ax = plt.subplots(figsize=(7, 4.2))
         ax.plot(steps, mean, color="C0", label="evaluation return (mean)")
         ax.fill_between(steps, mean - std, mean + std, color="C0", alpha=0.2, label="± 1 std")
-        for i, (name, value) in enumerate(self.reference_lines.items()):
-            ax.axhline(value, color=f"C{i + 1}", linestyle="--", label=f"{name} ({value:,.0f})")
+        draw_reference_lines(ax, self.reference_lines, first_color=1)
         ax.set_xlabel("env steps")
         ax.set_ylabel("episode return")
         ax.set_title(self.title)
@@ -368,6 +367,17 @@ def seed_run_dirs(run_dir: Path, seeds: list[int]) -> list[Path]:
     return [Path(run_dir)] if len(seeds) == 1 else [Path(run_dir) / f"seed-{s}" for s in seeds]
 
 
+def draw_reference_lines(ax, reference_lines: dict, first_color: int) -> None:
+    """Dashed horizontal lines (name -> value), with the y range widened so that none sits on the frame (a
+    curve that ends just below the expert's return would otherwise hide the expert line under the top edge)."""
+    for i, (name, value) in enumerate(reference_lines.items()):
+        ax.axhline(value, color=f"C{first_color + i}", linestyle="--", label=f"{name} ({value:,.0f})")
+    if reference_lines:
+        lo, hi = ax.get_ylim()
+        pad = 0.04 * (hi - lo)
+        ax.set_ylim(min(lo, min(reference_lines.values()) - pad), max(hi, max(reference_lines.values()) + pad))
+
+
 def plot_seed_curves(path: Path, histories: list[list[dict]], seeds: list[int], title: str, reference_lines: dict) -> None:
     """Every seed's evaluation curve (thin) and their mean ± std over seeds (thick, shaded) in one PNG."""
     import matplotlib
@@ -387,8 +397,7 @@ def plot_seed_curves(path: Path, histories: list[list[dict]], seeds: list[int], 
         mean, std = curves.mean(0), curves.std(0)
         ax.plot(steps, mean, color="k", lw=2, label=f"mean over {len(seeds)} seeds")
         ax.fill_between(steps, mean - std, mean + std, color="k", alpha=0.12, label="± 1 std over seeds")
-    for i, (name, value) in enumerate(reference_lines.items()):
-        ax.axhline(value, color=f"C{len(seeds) + i}", linestyle="--", label=f"{name} ({value:,.0f})")
+    draw_reference_lines(ax, reference_lines, first_color=len(seeds))
     ax.set_xlabel("env steps (per seed)")
     ax.set_ylabel("evaluation return")
     ax.set_title(title)
