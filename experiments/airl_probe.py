@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from jirl.cli import run
-from jirl.loops.common import UserError, machine_description
+from jirl.loops.common import UserError, config_from_dict, machine_description
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,9 +59,8 @@ def _run_config(run_dir: Path):
     raw = raw.get("imitation", raw)
     if "disc" not in raw or "reward_hidden" not in raw["disc"]:
         raise UserError(f"{run_dir} is not an AIRL run (see its config.json)")
-    build = lambda kind, d: kind(**{f.name: tuple(d[f.name]) if isinstance(d[f.name], list) else d[f.name] for f in dataclasses.fields(kind) if f.name in d})
     keep = ("env_id", "demos", "num_demos", "normalize_obs")
-    return dataclasses.replace(AIRLTrainConfig(), **{k: raw[k] for k in keep if k in raw}, disc=build(airl.AIRLConfig, raw["disc"]))
+    return dataclasses.replace(AIRLTrainConfig(), **{k: raw[k] for k in keep if k in raw}, disc=config_from_dict(airl.AIRLConfig, raw["disc"]))
 
 
 def _rollout(env_id: str, act, episodes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -103,8 +102,7 @@ def probe(cfg: ProbeConfig) -> dict:
     m, sd = meta["reward_mean"], meta["reward_std"]
 
     def g(obs: np.ndarray) -> np.ndarray:
-        x = jnp.asarray(obs, jnp.float32)
-        x = norm_apply(tree["norm"], x) if tree["norm"] is not None else x
+        x = norm_apply(tree["norm"], jnp.asarray(obs, jnp.float32))  # identity when the run had no normalization
         return (np.asarray(airl.reward(rcfg.disc, {"g": tree["g"]}, x)) - m) / sd
 
     demos = load_expert(dataclasses.replace(rcfg, num_demos=cfg.demo_episodes), obs_dim, action_dim)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from jirl.cli import run
-from jirl.loops.common import UserError, machine_description
+from jirl.loops.common import UserError, config_from_dict, machine_description
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,11 +54,7 @@ def _config(run_dir: Path):
     if raw.get("num_seeds", 1) > 1:
         raise UserError(f"{run_dir} holds {raw['num_seeds']} seeds; pass one of its seed-<S> folders")
 
-    def build(kind, d):
-        names = {f.name for f in dataclasses.fields(kind)}
-        return kind(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names})
-
-    return raw, build(ppo.PPOConfig, raw["ppo"]), build(gail.DiscriminatorConfig, raw["disc"])
+    return raw, config_from_dict(ppo.PPOConfig, raw["ppo"]), config_from_dict(gail.DiscriminatorConfig, raw["disc"])
 
 
 def probe(cfg: ProbeConfig) -> dict:

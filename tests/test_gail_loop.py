@@ -162,6 +162,9 @@ def test_tiny_dac_discriminator_learns_and_checkpoints_it(pendulum_demos, tmp_pa
     assert 0.5 * (last["disc_acc_expert"] + last["disc_acc_policy"]) > 0.8, last
     assert last["disc_grad_penalty"] > 0.0  # gradient penalty on by default with the SAC learner
     assert summary["env_steps"] == 800
+    # config.json records the GAIL side too (discriminator with its resolved defaults, demonstrations)
+    recorded = json.loads((tmp_path / "run" / "config.json").read_text())["imitation"]
+    assert recorded["learner"] == "sac" and recorded["num_demos"] == 2 and recorded["disc"]["input_noise"] == 0.0
     # the discriminator is part of the checkpoint: its params and Adam moments come on top of SAC's leaves
     import jax
     from flax import serialization

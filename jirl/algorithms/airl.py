@@ -113,15 +113,16 @@ def reward(config: AIRLConfig, params, obs: jax.Array, action: jax.Array | None 
     return g.apply(params["g"], _g_input(config, obs, action))
 
 
+def shaping(config: AIRLConfig, params, obs: jax.Array, next_obs: jax.Array, terminated: jax.Array) -> jax.Array:
+    """The potential-based shaping term ``gamma (1 - terminated) h(s') - h(s)``, ``[...]``."""
+    _, h = _nets(config)
+    not_done = 1.0 - terminated.astype(obs.dtype)
+    return config.gamma * not_done * h.apply(params["h"], next_obs) - h.apply(params["h"], obs)
+
+
 def shaped_reward(config: AIRLConfig, params, batch: Transitions) -> jax.Array:
     """``f(s, a, s') = g(s) + gamma (1 - terminated) h(s') - h(s)``, ``[B]``."""
-    _, h = _nets(config)
-    not_done = 1.0 - batch.terminated.astype(batch.obs.dtype)
-    return (
-        reward(config, params, batch.obs, batch.action)
-        + config.gamma * not_done * h.apply(params["h"], batch.next_obs)
-        - h.apply(params["h"], batch.obs)
-    )
+    return reward(config, params, batch.obs, batch.action) + shaping(config, params, batch.obs, batch.next_obs, batch.terminated)
 
 
 def logits(config: AIRLConfig, params, batch: Transitions) -> jax.Array:
@@ -144,24 +145,16 @@ def _with_noise(config: AIRLConfig, batch: Transitions, key: chex.PRNGKey) -> Tr
 
 
 def _f_penalty(config: AIRLConfig, params, expert: Transitions, policy: Transitions, key: chex.PRNGKey) -> jax.Array:
-    """GAIL's gradient penalty applied to ``f`` as a function of ``(s, a, s')`` (flattened per sample); the
-    termination flag of the interpolate is the policy sample's and carries no gradient."""
+    """GAIL's gradient penalty applied to ``f`` as a function of ``(s, a, s')`` (concatenated per sample); the
+    interpolate takes the policy sample's termination flag."""
     d_obs, d_act = expert.obs.shape[-1], expert.action.shape[-1]
-    flat = lambda b: jnp.concatenate([b.obs, b.action, b.next_obs, b.terminated.astype(b.obs.dtype)[:, None]], axis=-1)
-    nd_policy = flat(policy)[:, -1:]
+    flat = lambda b: jnp.concatenate([b.obs, b.action, b.next_obs], axis=-1)
 
-    def f_one(x):
-        one = Transitions(
-            obs=x[None, :d_obs],
-            action=x[None, d_obs : d_obs + d_act],
-            next_obs=x[None, d_obs + d_act : -1],
-            terminated=jax.lax.stop_gradient(x[None, -1]),
-            log_pi=jnp.zeros((1,), x.dtype),
-        )
-        return shaped_reward(config, params, one)[0]
+    def f_one(x, terminated):
+        obs, action, next_obs = x[:d_obs], x[d_obs : d_obs + d_act], x[d_obs + d_act :]
+        return reward(config, params, obs, action) + shaping(config, params, obs, next_obs, terminated)
 
-    xe = jnp.concatenate([flat(expert)[:, :-1], nd_policy], axis=-1)
-    return gradient_penalty(f_one, xe, flat(policy), key)
+    return gradient_penalty(f_one, flat(expert), flat(policy), key, policy.terminated)
 
 
 def loss(config: AIRLConfig, params, expert: Transitions, policy: Transitions, key: chex.PRNGKey | None = None):

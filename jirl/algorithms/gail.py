@@ -120,12 +120,13 @@ def loss(config: DiscriminatorConfig, params, expert_x: jax.Array, policy_x: jax
     return total, dict(metrics, disc_grad_penalty=gp)
 
 
-def gradient_penalty(logit_fn, expert_x: jax.Array, policy_x: jax.Array, key: chex.PRNGKey) -> jax.Array:
+def gradient_penalty(logit_fn, expert_x: jax.Array, policy_x: jax.Array, key: chex.PRNGKey, *per_sample) -> jax.Array:
     """``mean (||grad_x logit_fn(x_hat)|| - 1)^2`` over random interpolates ``x_hat`` of paired expert and policy
-    samples ``[B, ...]`` (the norm over all non-batch axes); ``logit_fn`` maps one sample to a scalar logit."""
+    samples ``[B, ...]`` (the norm over all non-batch axes); ``logit_fn(x, *args)`` maps one sample to a scalar
+    logit. ``per_sample`` arrays ``[B, ...]`` are passed along, row by row, without being differentiated."""
     eps = jax.random.uniform(key, (expert_x.shape[0],) + (1,) * (expert_x.ndim - 1))
     x_hat = eps * expert_x + (1.0 - eps) * policy_x
-    grads = jax.vmap(jax.grad(logit_fn))(x_hat)
+    grads = jax.vmap(jax.grad(logit_fn))(x_hat, *per_sample)
     return jnp.mean((jnp.sqrt(jnp.sum(grads**2, axis=tuple(range(1, grads.ndim))) + 1e-12) - 1.0) ** 2)
 
 

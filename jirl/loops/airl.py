@@ -30,7 +30,7 @@ from jirl.algorithms.maxent_irl import pearson
 from jirl.envs.normalize import norm_apply, norm_init
 from jirl.fileio import atomic_write_bytes
 from jirl.loops.common import UserError, pytree_from_bytes, pytree_to_bytes, seed_run_dirs
-from jirl.loops.gail import DEFAULT_DEMOS, GAILTrainConfig, load_expert, make_bc_init, make_bc_loss, off_policy_config
+from jirl.loops.gail import DEFAULT_DEMOS, GAILTrainConfig, load_expert, make_bc_init, make_bc_loss, off_policy_config, resolve_disc
 from jirl.loops.ppo import Rollout, run_onpolicy
 from jirl.nets import gaussian_log_prob
 from jirl.references import reference_lines
@@ -248,9 +248,7 @@ def transfer_reward_fn(cfg: AIRLTrainConfig):
         g = airl.reward(dcfg, {"g": aux["g"]}, obs_n, batches.action)
         if cfg.transfer_reward == "g":
             return (g - aux["mean"]) / aux["std"]
-        next_n = norm_apply(aux["norm"], batches.next_obs)
-        trans = airl.Transitions(obs=obs_n, action=batches.action, next_obs=next_n, terminated=batches.terminated, log_pi=jnp.zeros_like(g))
-        shaping = airl.shaped_reward(dcfg, {"g": aux["g"], "h": aux["h"]}, trans) - g  # gamma (1 - done) h(s') - h(s)
+        shaping = airl.shaping(dcfg, {"h": aux["h"]}, obs_n, norm_apply(aux["norm"], batches.next_obs), batches.terminated)
         return (g - aux["mean"] + shaping) / aux["std"]
 
     return reward_fn
@@ -287,17 +285,9 @@ def train(cfg: AIRLTrainConfig) -> dict:
     if cfg.transfer_steps < 0:
         raise UserError("--transfer-steps must be >= 0 (0 skips the reward transfer)")
     ppo_learner = cfg.learner == "ppo"
-    if cfg.backend != "gym" and not ppo_learner:
-        raise UserError("--backend mjx needs --learner ppo (the SAC learner steps Gymnasium envs)")
     if not ppo_learner and cfg.disc.reward == "airl":
         raise UserError("--disc.reward airl (f - log pi) is for the ppo learner; SAC already adds its own entropy term: use --disc.reward f")
-    dcfg = cfg.disc
-    if dcfg.steps_per_round is None:
-        dcfg = dataclasses.replace(dcfg, steps_per_round=8 if ppo_learner else 1)
-    if dcfg.steps_per_round < 1:
-        raise UserError("--disc.steps-per-round must be >= 1")
-    if dcfg.input_noise < 0:
-        raise UserError(f"--disc.input-noise must be >= 0, got {dcfg.input_noise}")
+    dcfg = resolve_disc(cfg, noise_default=cfg.disc.input_noise)
     # 3M with PPO: the 3-seed curve was still rising at 2M (0.833 +- 0.040) and ended at 0.926 +- 0.019 at 3M (README)
     defaults = dict(total_steps=3_000_000, num_envs=8) if ppo_learner else dict(total_steps=300_000, num_envs=1)
     cfg = dataclasses.replace(cfg, total_steps=cfg.total_steps or defaults["total_steps"], num_envs=cfg.num_envs or defaults["num_envs"], disc=dcfg)

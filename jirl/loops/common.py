@@ -145,6 +145,13 @@ def config_to_dict(config: Any) -> dict:
     return convert(config)
 
 
+def config_from_dict(kind: type, d: dict):
+    """A flat config dataclass ``kind`` from its :func:`config_to_dict` form (lists back to tuples; keys that
+    ``kind`` lacks are ignored, missing ones keep their defaults)."""
+    names = {f.name for f in dataclasses.fields(kind)}
+    return kind(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names})
+
+
 class RunLogger:
     """Writes ``metrics.jsonl``, ``eval.jsonl``, TensorBoard events (``tb/``) and ``curve.png`` in ``run_dir``.
 

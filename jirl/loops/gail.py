@@ -169,6 +169,24 @@ def make_bc_loss(cfg: GAILTrainConfig, expert_obs: jax.Array, expert_act: jax.Ar
     return aux_loss
 
 
+def resolve_disc(cfg: GAILTrainConfig, noise_default: float):
+    """``cfg.disc`` (GAIL's or AIRL's discriminator config) with its learner-dependent defaults filled in and
+    checked: ``steps_per_round`` None -> 8 per PPO round / 1 per SAC env step, ``input_noise`` None ->
+    ``noise_default``. Also refuses ``--backend mjx`` with the SAC learner."""
+    if cfg.backend != "gym" and cfg.learner != "ppo":
+        raise UserError("--backend mjx needs --learner ppo (the SAC learner steps Gymnasium envs)")
+    dcfg = cfg.disc
+    if dcfg.steps_per_round is None:
+        dcfg = dataclasses.replace(dcfg, steps_per_round=8 if cfg.learner == "ppo" else 1)
+    if dcfg.steps_per_round < 1:
+        raise UserError("--disc.steps-per-round must be >= 1")
+    if dcfg.input_noise is None:
+        dcfg = dataclasses.replace(dcfg, input_noise=noise_default)
+    if dcfg.input_noise < 0:
+        raise UserError(f"--disc.input-noise must be >= 0, got {dcfg.input_noise}")
+    return dcfg
+
+
 def train(cfg: GAILTrainConfig) -> dict:
     """Train GAIL; returns the summary printed as the final JSON line."""
     from jirl.loops.rollout import env_dims
@@ -178,21 +196,11 @@ def train(cfg: GAILTrainConfig) -> dict:
     expert_obs = jnp.asarray(demos.observations)
     expert_act = jnp.asarray(demos.normalized_actions())
     expert_next = jnp.asarray(demos.next_observations)
-    dcfg = cfg.disc
-    if dcfg.steps_per_round is None:
-        dcfg = dataclasses.replace(dcfg, steps_per_round=8 if cfg.learner == "ppo" else 1)
-    if dcfg.steps_per_round < 1:
-        raise UserError("--disc.steps-per-round must be >= 1")
-    if dcfg.input_noise is None:
-        dcfg = dataclasses.replace(dcfg, input_noise=0.2 if cfg.learner == "ppo" else 0.0)
-    if dcfg.input_noise < 0:
-        raise UserError(f"--disc.input-noise must be >= 0, got {dcfg.input_noise}")
+    dcfg = resolve_disc(cfg, noise_default=0.2 if cfg.learner == "ppo" else 0.0)
     input_dim = obs_dim + (action_dim if dcfg.input == "sa" else obs_dim)
     make_disc = lambda seed: gail.init(dcfg, jax.random.PRNGKey(seed + 1), input_dim)
 
     lines = reference_lines(cfg.env_id)
-    if cfg.backend != "gym" and cfg.learner != "ppo":
-        raise UserError("--backend mjx needs --learner ppo (the SAC learner steps Gymnasium envs)")
     if cfg.learner == "ppo":
         cfg = dataclasses.replace(cfg, total_steps=cfg.total_steps or 2_000_000, num_envs=cfg.num_envs or 8, disc=dcfg)
         relabel = make_relabel(dcfg, expert_obs, expert_act, expert_next)
