@@ -214,9 +214,13 @@ class SequenceCNN(nn.Module):
     emb: int = 64
     filters: Sequence[tuple[int, int]] = ((2, 64), (3, 64), (4, 64), (5, 64))
     """(width, number of filters) per convolution."""
+    dropout: float = 0.0
+    """Dropout rate on the highway output when called with ``train=True`` (needs a "dropout" rng)."""
+
+    OUTPUT = "Dense_2"  # the params entry of the output layer (auto-named, so that inits stay as they were)
 
     @nn.compact
-    def __call__(self, tokens: jax.Array) -> jax.Array:
+    def __call__(self, tokens: jax.Array, train: bool = False) -> jax.Array:
         batch = tokens.shape[:-1]
         x = nn.Embed(self.vocab, self.emb)(tokens.reshape(-1, tokens.shape[-1]))  # [B, L, E]
         L = x.shape[1]
@@ -226,7 +230,8 @@ class SequenceCNN(nn.Module):
         f = jnp.concatenate(pooled, axis=-1)
         gate = nn.sigmoid(nn.Dense(f.shape[-1])(f))
         f = gate * nn.relu(nn.Dense(f.shape[-1])(f)) + (1.0 - gate) * f
-        return nn.Dense(1)(f)[..., 0].reshape(batch)
+        f = nn.Dropout(self.dropout, deterministic=not train or self.dropout == 0.0)(f)
+        return nn.Dense(1)(f)[..., 0].reshape(batch)  # "Dense_2" in the params (SequenceCNN.OUTPUT)
 
 
 # ---------------------------------------------------------------------------------------------------------

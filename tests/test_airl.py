@@ -185,7 +185,11 @@ def test_tiny_airl_run_with_transfer_and_clear_errors(pendulum_demos, tmp_path, 
         "30",
         "--disc.batch-size",
         "64",
-        # the paper's plain form (no penalty, no noise, reward f - log pi); the batch test below runs the defaults
+        # the paper's plain form (MLP g, no penalty, no noise, reward f - log pi); the batch test below runs the
+        # defaults (linear g)
+        "--disc.reward-hidden",
+        "64",
+        "64",
         "--disc.grad-penalty",
         "0",
         "--disc.input-noise",

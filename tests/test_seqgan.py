@@ -73,6 +73,41 @@ def test_rollout_reward_of_the_complete_sequence_is_the_discriminator_output_and
         np.testing.assert_allclose(q[:, t - 1], jax.nn.sigmoid(sg.disc_logits(CFG, disc, comp)).mean(0), rtol=1e-5)
 
 
+def test_logit_and_logd_rewards_average_the_transformed_discriminator_output_over_completions():
+    import dataclasses
+
+    gen = sg.init_generator(CFG, jax.random.PRNGKey(6))
+    disc = sg.init_discriminator(CFG, jax.random.PRNGKey(7))
+    tokens = sg.sample(CFG, gen, jax.random.PRNGKey(8), 5)
+    L, key = CFG.seq_len, jax.random.PRNGKey(9)
+    comp = sg.complete(CFG, gen, tokens, 2, jax.random.split(key, L - 1)[1])  # same completions for every kind
+    logits_full, logits_comp = sg.disc_logits(CFG, disc, tokens), sg.disc_logits(CFG, disc, comp)
+    for kind, f in (("logit", lambda x: x), ("logd", jax.nn.log_sigmoid)):
+        q = sg.rollout_rewards(dataclasses.replace(CFG, reward=kind), gen, disc, tokens, key)
+        np.testing.assert_allclose(q[:, -1], f(logits_full), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(q[:, 1], f(logits_comp).mean(0), rtol=1e-5, atol=1e-6)  # the mean of f(logit), not f of the mean
+    assert bool(jnp.all(sg.rollout_rewards(dataclasses.replace(CFG, reward="logd"), gen, disc, tokens, key) < 0))
+
+
+def test_discriminator_dropout_only_while_training_and_l2_on_the_output_layer():
+    import dataclasses
+
+    cfg = dataclasses.replace(CFG, d_dropout=0.5, d_l2=0.2)
+    d = sg.init_discriminator(cfg, jax.random.PRNGKey(7))
+    real = jax.random.randint(jax.random.PRNGKey(1), (16, CFG.seq_len), 0, CFG.vocab)
+    fake = jax.random.randint(jax.random.PRNGKey(2), (16, CFG.seq_len), 0, CFG.vocab)
+    # evaluation (rewards) is deterministic and equals the dropout-free network with the same params
+    np.testing.assert_allclose(sg.disc_logits(cfg, d, real), sg.disc_logits(CFG, d, real), rtol=1e-6)
+    (l1, _), (l2, _) = sg.disc_loss(cfg, d, real, fake, jax.random.PRNGKey(3)), sg.disc_loss(cfg, d, real, fake, jax.random.PRNGKey(4))
+    assert abs(float(l1) - float(l2)) > 1e-4  # two dropout masks, two losses
+    loss, m = sg.disc_loss(cfg, d, real, fake)
+    out = d["params"]["Dense_2"]
+    penalty = 0.5 * (float(jnp.sum(out["kernel"] ** 2)) + float(jnp.sum(out["bias"] ** 2)))
+    assert out["kernel"].shape[-1] == 1 and penalty > 0
+    np.testing.assert_allclose(float(loss), float(m["disc_loss"]) + 0.2 * penalty, rtol=1e-5)
+    np.testing.assert_allclose(float(sg.disc_loss(CFG, d, real, fake)[0]), float(m["disc_loss"]), rtol=1e-6)
+
+
 def test_completions_sample_the_rollout_policy_conditional_on_the_prefix():
     gen = sg.init_oracle(CFG, jax.random.PRNGKey(30), std=0.5)
     tokens = sg.sample(CFG, gen, jax.random.PRNGKey(31), 1)
@@ -127,11 +162,15 @@ def test_seqgan_script_tiny_run_and_resume(tmp_path, run_script):
     args = ["--num-seeds", "2", "--num-train", "256", "--num-eval", "64"]
     args += ["--pretrain-epochs", "2", "--d-pretrain-rounds", "1", "--adv-epochs", "2", "--num-negatives", "128", "--eval-every", "1"]
     args += ["--checkpoint-every", "1", "--model.vocab", "20", "--model.seq-len", "8", "--model.num-rollouts", "2", "--run-dir", str(tmp_path)]
+    args += ["--model.reward", "logit", "--model.baseline", "--model.d-dropout", "0.25", "--model.d-l2", "0.2"]  # the non-paper options, jitted + vmapped
     out = run_script("seqgan.py", *args, timeout=900)
     assert out.returncode == 0, out.stderr[-2000:]
     s = json.loads(out.stdout.strip().splitlines()[-1])
     assert len(s["margin_per_seed"]) == 2 and s["epochs"] == 4
     assert np.isclose(s["margin_nats"], s["mle_nll_oracle"] - s["seqgan_nll_oracle"], atol=1e-5)
+    assert len(s["disc_logit_corpus_heldout_generated"]) == 3 and np.all(np.isfinite(s["disc_logit_corpus_heldout_generated"]))
+    last = json.loads((tmp_path / "curves.jsonl").read_text().splitlines()[-1])
+    assert len(last["d_logit_heldout"]) == 2  # per seed
     for name in ("curves.jsonl", "seqgan.png", "results.json", "checkpoint.msgpack"):
         assert (tmp_path / name).is_file(), name
     again = run_script("seqgan.py", *args, timeout=900)  # same folder without --resume

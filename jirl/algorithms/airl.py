@@ -34,9 +34,10 @@ from jirl.nets import MLP
 class AIRLConfig:
     """AIRL discriminator hyperparameters."""
 
-    reward_hidden: tuple[int, ...] = (64, 64)
-    """Hidden sizes of the reward approximator g; none (--disc.reward-hidden alone) makes g linear in the
-    normalized state, which imitated worse on HalfCheetah but learned a reward that transfers (README)."""
+    reward_hidden: tuple[int, ...] = ()
+    """Hidden sizes of the reward approximator g. None (the default) makes g linear in the normalized state:
+    on HalfCheetah it imitated better over 3 seeds than a (64, 64) MLP g and, unlike it, learned a reward that
+    trains a fresh agent (the MLP g also pays for the expert's posture; README). E.g. --disc.reward-hidden 64 64."""
     shaping_hidden: tuple[int, ...] = (64, 64)
     """Hidden sizes of the shaping potential h."""
     state_only: bool = True

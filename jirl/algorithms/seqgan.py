@@ -21,7 +21,7 @@ Everything here is a pure function of pytrees; sampling and rollouts are ``lax.s
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Literal
 
 import chex
 import jax
@@ -55,6 +55,10 @@ class SeqGANConfig:
     """Monte Carlo completions M per prefix."""
     rollout_decay: float = 0.8
     """Rollout policy update after each generator step: beta <- decay * beta + (1 - decay) * theta."""
+    reward: Literal["prob", "logit", "logd"] = "prob"
+    """What a completed sequence Y earns: prob = D(Y) (the paper); logit = log D - log(1 - D), whose expectation
+    under the generator is minus the reverse KL to the data up to the generator's entropy (it does not vanish
+    when D saturates); logd = log D. Q averages this over the completions."""
     baseline: bool = False
     """Subtract the batch mean of Q at each position (a baseline; the paper uses none)."""
     d_emb: int = 64
@@ -63,6 +67,10 @@ class SeqGANConfig:
     """Discriminator convolutions as (width, filters)."""
     d_lr: float = 1e-4
     """Adam learning rate of the discriminator."""
+    d_dropout: float = 0.0
+    """Dropout rate on the discriminator's features while it trains (the paper: 0.25)."""
+    d_l2: float = 0.0
+    """Weight of an L2 penalty 0.5 * ||w||^2 on the discriminator's output layer (the paper: 0.2)."""
 
 
 @chex.dataclass(frozen=True)
@@ -78,7 +86,7 @@ def generator(cfg: SeqGANConfig) -> LSTMTokenModel:
 
 
 def discriminator(cfg: SeqGANConfig) -> SequenceCNN:
-    return SequenceCNN(cfg.vocab, cfg.d_emb, cfg.d_filters)
+    return SequenceCNN(cfg.vocab, cfg.d_emb, cfg.d_filters, cfg.d_dropout)
 
 
 def _clipped_adam(cfg: SeqGANConfig, lr: float) -> optax.GradientTransformation:
@@ -205,17 +213,29 @@ def complete(cfg: SeqGANConfig, roll_params, tokens: jax.Array, t: int, key: che
     return jnp.concatenate([kept, new.T.reshape(M, B, L - t)], axis=-1)
 
 
+def sequence_reward(cfg: SeqGANConfig, logits: jax.Array) -> jax.Array:
+    """The reward of complete sequences from the discriminator's logits, as ``cfg.reward`` says."""
+    if cfg.reward == "prob":
+        return jax.nn.sigmoid(logits)
+    if cfg.reward == "logit":
+        return logits
+    if cfg.reward == "logd":
+        return jax.nn.log_sigmoid(logits)
+    raise ValueError(f"unknown SeqGAN reward {cfg.reward!r}")
+
+
 def rollout_rewards(cfg: SeqGANConfig, roll_params, d_params, tokens: jax.Array, key: chex.PRNGKey) -> jax.Array:
-    """``Q(y_{1:t-1}, y_t)`` for every position ``[B, L]``: the mean of ``D`` over ``M`` completions of each
-    prefix ``y_{1:t}`` (t < L) by the rollout policy, and ``D(Y)`` itself for the complete sequence (t = L).
+    """``Q(y_{1:t-1}, y_t)`` for every position ``[B, L]``: the mean reward (``D`` by default, see
+    :func:`sequence_reward`) over ``M`` completions of each prefix ``y_{1:t}`` (t < L) by the rollout policy, and
+    the reward of the complete sequence itself (t = L).
     Prefix ``t`` uses ``jax.random.split(key, L - 1)[t - 1]``."""
     chex.assert_rank(tokens, 2)
     B, L = tokens.shape
     states = prefix_states(cfg, roll_params, tokens)
     keys = jax.random.split(key, L - 1)
     completions = jnp.stack([complete(cfg, roll_params, tokens, t, keys[t - 1], states) for t in range(1, L)])  # [L-1, M, B, L]
-    q = jax.nn.sigmoid(disc_logits(cfg, d_params, completions)).mean(axis=1).T  # [B, L-1]
-    last = jax.nn.sigmoid(disc_logits(cfg, d_params, tokens))  # [B]
+    q = sequence_reward(cfg, disc_logits(cfg, d_params, completions)).mean(axis=1).T  # [B, L-1]
+    last = sequence_reward(cfg, disc_logits(cfg, d_params, tokens))  # [B]
     out = jnp.concatenate([q, last[:, None]], axis=1)
     chex.assert_shape(out, (B, L))
     return out
@@ -230,11 +250,19 @@ def pg_loss(cfg: SeqGANConfig, params, tokens: jax.Array, rewards: jax.Array) ->
     return -jnp.mean(token_log_probs(cfg, params, tokens) * q)
 
 
-def disc_loss(cfg: SeqGANConfig, d_params, real: jax.Array, fake: jax.Array) -> tuple[jax.Array, dict]:
-    """Binary cross-entropy from logits: real sequences label 1, generated ones label 0."""
-    lr, lf = disc_logits(cfg, d_params, real), disc_logits(cfg, d_params, fake)
-    loss = 0.5 * (optax.sigmoid_binary_cross_entropy(lr, 1.0).mean() + optax.sigmoid_binary_cross_entropy(lf, 0.0).mean())
-    return loss, {"disc_loss": loss, "disc_acc": 0.5 * ((lr > 0).mean() + (lf < 0).mean())}
+def disc_loss(cfg: SeqGANConfig, d_params, real: jax.Array, fake: jax.Array, key: chex.PRNGKey | None = None) -> tuple[jax.Array, dict]:
+    """Binary cross-entropy from logits (real sequences label 1, generated ones label 0) plus the L2 penalty on
+    the output layer. With ``key`` the discriminator runs in training mode (dropout, if configured)."""
+    if key is None:
+        lr, lf = disc_logits(cfg, d_params, real), disc_logits(cfg, d_params, fake)
+    else:
+        kr, kf = jax.random.split(key)
+        apply = lambda x, k: discriminator(cfg).apply(d_params, x, train=True, rngs={"dropout": k})
+        lr, lf = apply(real, kr), apply(fake, kf)
+    bce = 0.5 * (optax.sigmoid_binary_cross_entropy(lr, 1.0).mean() + optax.sigmoid_binary_cross_entropy(lf, 0.0).mean())
+    out = d_params["params"][SequenceCNN.OUTPUT]
+    l2 = 0.5 * (jnp.sum(out["kernel"] ** 2) + jnp.sum(out["bias"] ** 2))
+    return bce + cfg.d_l2 * l2, {"disc_loss": bce, "disc_acc": 0.5 * ((lr > 0).mean() + (lf < 0).mean())}
 
 
 def _minibatches(key: chex.PRNGKey, data: jax.Array, batch_size: int) -> jax.Array:
@@ -262,13 +290,15 @@ def disc_epochs(cfg: SeqGANConfig, disc: Learner, real: jax.Array, fake: jax.Arr
     opt = disc_optimizer(cfg)
 
     def step(d: Learner, batch):
-        (_, metrics), grads = jax.value_and_grad(lambda p: disc_loss(cfg, p, *batch), has_aux=True)(d.params)
+        real_b, fake_b, k = batch
+        (_, metrics), grads = jax.value_and_grad(lambda p: disc_loss(cfg, p, real_b, fake_b, k if cfg.d_dropout > 0 else None), has_aux=True)(d.params)
         updates, opt_state = opt.update(grads, d.opt_state, d.params)
         return Learner(params=optax.apply_updates(d.params, updates), opt_state=opt_state), metrics
 
     def epoch(d: Learner, k):
-        kr, kf = jax.random.split(k)
-        return jax.lax.scan(step, d, (_minibatches(kr, real, cfg.batch_size), _minibatches(kf, fake, cfg.batch_size)))
+        kr, kf, kd = jax.random.split(k, 3)
+        reals, fakes = _minibatches(kr, real, cfg.batch_size), _minibatches(kf, fake, cfg.batch_size)
+        return jax.lax.scan(step, d, (reals, fakes, jax.random.split(kd, reals.shape[0])))
 
     disc, metrics = jax.lax.scan(epoch, disc, jax.random.split(key, epochs))
     return disc, jax.tree_util.tree_map(lambda m: m[-1].mean(), metrics)

@@ -119,12 +119,22 @@ def init_seed(cfg: SeqGANRunConfig, key):
 
 
 def evaluate_seed(cfg: SeqGANRunConfig, state, key) -> dict:
+    """NLL_oracle and NLL_test of both branches, and the discriminator's mean logit on training-corpus sequences,
+    on held-out oracle sequences and on the SeqGAN generator's samples. A discriminator that generalizes scores
+    held-out oracle sequences like the corpus; one that memorizes the corpus scores them like generated ones,
+    and its reward then carries little information about being oracle-like (README)."""
     m = cfg.model
     out = {"oracle_own": sg.nll(m, state["oracle"], state["heldout"])}
+    samples = {}
     for name, k in zip(("mle", "adv"), jax.random.split(key), strict=True):
         params = state[name].params
-        out[f"{name}_nll_oracle"] = sg.nll(m, state["oracle"], sg.sample(m, params, k, cfg.num_eval))
+        samples[name] = sg.sample(m, params, k, cfg.num_eval)
+        out[f"{name}_nll_oracle"] = sg.nll(m, state["oracle"], samples[name])
         out[f"{name}_nll_test"] = sg.nll(m, params, state["heldout"])
+    d = state["disc"].params
+    out["d_logit_corpus"] = sg.disc_logits(m, d, state["corpus"][: cfg.num_eval]).mean()
+    out["d_logit_heldout"] = sg.disc_logits(m, d, state["heldout"]).mean()
+    out["d_logit_generated"] = sg.disc_logits(m, d, samples["adv"]).mean()
     return out
 
 
@@ -299,6 +309,7 @@ def train(cfg: SeqGANRunConfig) -> dict:
             for i, t in enumerate(cfg.temperatures)
         },
         "seqgan_nll_test": float(np.mean(last["adv_nll_test"])),
+        "disc_logit_corpus_heldout_generated": [float(np.mean(last[f"d_logit_{k}"])) for k in ("corpus", "heldout", "generated")],
         "num_seeds": K,
         "epochs": total,
         "wall_s": round(time.time() - start, 1),
