@@ -6,8 +6,8 @@
     python experiments/airl.py --run-dir runs/airl-s0 --resume   # continue either stage of a killed run
 
 Stage 1 trains the discriminator D = exp f / (exp f + pi) with f = g(s) + gamma h(s') - h(s) against a PPO
-generator (same start and regularizers as experiments/gail.py); the learned reward g is saved to
-reward.msgpack. The generator maximizes f (--disc.reward f; the paper's f - log pi is --disc.reward airl), and
+generator (same start and regularizers as experiments/gail.py); the learned reward g (linear in the normalized
+state by default; --disc.reward-hidden 64 64 for an MLP) is saved to reward.msgpack. The generator maximizes f (--disc.reward f; the paper's f - log pi is --disc.reward airl), and
 the discriminator has GAIL's gradient penalty and input noise (--disc.grad-penalty, --disc.input-noise). Stage 2 trains a fresh SAC agent from scratch on g alone (run_dir/transfer) and reports its
 true return. The last stdout line is a JSON summary: the AIRL policy's return and normalized score, and
 transfer_* figures for the SAC agent.
