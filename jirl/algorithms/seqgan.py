@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jirl.algorithms.gail import reward_from_logits
 from jirl.nets import LSTMTokenModel, SequenceCNN, lstm_zero_carry
 
 
@@ -217,11 +218,7 @@ def sequence_reward(cfg: SeqGANConfig, logits: jax.Array) -> jax.Array:
     """The reward of complete sequences from the discriminator's logits, as ``cfg.reward`` says."""
     if cfg.reward == "prob":
         return jax.nn.sigmoid(logits)
-    if cfg.reward == "logit":
-        return logits
-    if cfg.reward == "logd":
-        return jax.nn.log_sigmoid(logits)
-    raise ValueError(f"unknown SeqGAN reward {cfg.reward!r}")
+    return reward_from_logits(logits, {"logit": "airl", "logd": "logd"}[cfg.reward])  # GAIL's reward family
 
 
 def rollout_rewards(cfg: SeqGANConfig, roll_params, d_params, tokens: jax.Array, key: chex.PRNGKey) -> jax.Array:
@@ -291,12 +288,13 @@ def disc_epochs(cfg: SeqGANConfig, disc: Learner, real: jax.Array, fake: jax.Arr
 
     def step(d: Learner, batch):
         real_b, fake_b, k = batch
-        (_, metrics), grads = jax.value_and_grad(lambda p: disc_loss(cfg, p, real_b, fake_b, k if cfg.d_dropout > 0 else None), has_aux=True)(d.params)
+        (_, metrics), grads = jax.value_and_grad(lambda p: disc_loss(cfg, p, real_b, fake_b, k), has_aux=True)(d.params)
         updates, opt_state = opt.update(grads, d.opt_state, d.params)
         return Learner(params=optax.apply_updates(d.params, updates), opt_state=opt_state), metrics
 
     def epoch(d: Learner, k):
-        kr, kf, kd = jax.random.split(k, 3)
+        kr, kf = jax.random.split(k)  # the minibatch keys every earlier run used; dropout keys come on the side
+        kd = jax.random.fold_in(k, 2)
         reals, fakes = _minibatches(kr, real, cfg.batch_size), _minibatches(kf, fake, cfg.batch_size)
         return jax.lax.scan(step, d, (reals, fakes, jax.random.split(kd, reals.shape[0])))
 
