@@ -54,6 +54,27 @@ def test_bc_loss_decreases_and_recovers_linear_expert(kind):
     assert err < 0.05, err
 
 
+def test_cosine_learning_rate_falls_to_zero_at_max_epochs():
+    assert bc.learning_rate(bc.BCConfig(learning_rate=1e-3), 10) == 1e-3
+    sched = bc.learning_rate(bc.BCConfig(learning_rate=1e-3, lr_schedule="cosine", max_epochs=20), 10)
+    np.testing.assert_allclose([sched(0), sched(100), sched(200), sched(250)], [1e-3, 5e-4, 0.0, 0.0], atol=1e-9)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        bc.learning_rate(bc.BCConfig(lr_schedule="linear"), 10)
+
+
+def test_cosine_fit_runs_every_epoch_and_recovers_linear_expert():
+    obs, act, W = linear_expert_data()
+    actor = TanhGaussianActor((64, 64), 2)
+    params = actor.init(jax.random.PRNGKey(1), obs[:1])
+    loss_one = bc.tanh_gaussian_loss(actor.apply, "mse")
+    cfg = bc.BCConfig(learning_rate=3e-3, max_epochs=60, patience=1000, batch_size=128, val_fraction=0.0, lr_schedule="cosine")
+    res = jax.jit(lambda p, k: bc.fit(cfg, loss_one, p, obs, act, k))(params, jax.random.PRNGKey(2))
+    assert int(res.epochs) == 60
+    test_obs = jnp.asarray(np.random.default_rng(9).normal(size=(500, 4)).astype(np.float32))
+    pred = jnp.tanh(actor.apply(res.params, test_obs)[0])
+    assert float(jnp.sqrt(jnp.mean((pred - jnp.tanh(test_obs @ W)) ** 2))) < 0.05
+
+
 def test_vmapped_seeds_equal_separate_runs():
     obs, act, _ = linear_expert_data(n=512)
     actor = TanhGaussianActor((16,), 2)
@@ -137,6 +158,13 @@ def test_bc_and_dagger_scripts_tiny(tmp_path, run_script):
     assert len(s["score_per_round"]) == 3 and s["transitions"] == 1000 + 2 * 100
     rounds = [json.loads(line) for line in (tmp_path / "dag" / "rounds.jsonl").read_text().splitlines()]
     assert [r["beta"] for r in rounds] == [1.0, 0.5, 0.25]
+    # per round and seed: the fit's epochs (5 at most here) and validation loss, and every evaluation episode
+    for r in rounds:
+        assert len(r["fit_epochs"]) == 2 and all(1 <= e <= 5 for e in r["fit_epochs"]) and len(r["fit_val_loss"]) == 2
+        np.testing.assert_allclose(np.mean(r["episode_returns_per_seed"], axis=1), r["returns_per_seed"], atol=0.1)
+    config = json.loads((tmp_path / "dag" / "summary.json").read_text())["config"]
+    assert config["bc"]["lr_schedule"] == "cosine"  # DAgger's default; bc.py keeps the constant rate
+    assert json.loads((tmp_path / "bc" / "summary.json").read_text())["config"]["bc"]["lr_schedule"] == "constant"
     assert (tmp_path / "dag" / "rounds.png").is_file()
     bad = run_script("dagger.py", "--expert", tmp_path / "nope.msgpack", "--num-demos", "1", "--rounds", "1", *common, "--run-dir", tmp_path / "bad")
     assert bad.returncode == 2 and "does not exist" in bad.stderr and "Traceback" not in bad.stderr

@@ -66,6 +66,11 @@ def test_compare_script_tiny_bc_run_then_skips_finished_cells(tmp_path, run_scri
     again = run_script("compare.py", *args)
     assert again.returncode == 0 and '"status": "training"' not in again.stdout
     assert (tmp_path / "bc-1demos" / "summary.json").stat().st_mtime_ns == stamp  # nothing retrained
+    # other BC settings than the finished cell's: a one-line error, the cell untouched
+    other = run_script("compare.py", *args, "--bc.lr-schedule", "cosine")
+    assert other.returncode == 2 and "Traceback" not in other.stderr
+    assert "lr_schedule: 'constant' there, 'cosine' asked" in other.stderr and "--out-dir" in other.stderr
+    assert (tmp_path / "bc-1demos" / "summary.json").stat().st_mtime_ns == stamp
 
 
 def test_table_only_adopts_linked_runs_and_trains_nothing(tmp_path):

@@ -40,6 +40,9 @@ class BCConfig:
     """Share of the transitions held out for early stopping (0: no split, train for max_epochs)."""
     weight_decay: float = 0.0
     """Decoupled weight decay (AdamW)."""
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    """constant: the learning rate throughout; cosine: decays to 0 over max_epochs (early stopping may end
+    the fit sooner, at whatever rate it has reached)."""
 
 
 def gaussian_loss(apply_fn: Callable, kind: str) -> Callable:
@@ -79,6 +82,16 @@ class BCResult:
     train_loss: jax.Array  # mean training loss of the last epoch
 
 
+def learning_rate(config: BCConfig, steps_per_epoch: int):
+    """Adam's step size: ``config.learning_rate``, or (cosine) a schedule over gradient steps that falls from it to
+    0 at ``max_epochs * steps_per_epoch``."""
+    if config.lr_schedule == "constant":
+        return config.learning_rate
+    if config.lr_schedule == "cosine":
+        return optax.cosine_decay_schedule(config.learning_rate, decay_steps=max(config.max_epochs * steps_per_epoch, 1))
+    raise ValueError(f"unknown lr_schedule {config.lr_schedule!r} (constant or cosine)")
+
+
 def split(num: int, val_fraction: float, key: chex.PRNGKey) -> tuple[jax.Array, jax.Array]:
     """Shuffled (train, validation) index arrays; sizes depend only on ``num`` and ``val_fraction``."""
     num_val = int(round(num * val_fraction)) if val_fraction > 0 else 0
@@ -103,7 +116,7 @@ def fit(config: BCConfig, loss_one: Callable, params, obs: jax.Array, actions: j
     num_mb = n_train // bs
     x_tr, y_tr = obs[train_idx], actions[train_idx]
     x_val, y_val = (obs[val_idx], actions[val_idx]) if val_idx.shape[0] else (x_tr, y_tr)
-    opt = optax.adamw(config.learning_rate, weight_decay=config.weight_decay)
+    opt = optax.adamw(learning_rate(config, num_mb), weight_decay=config.weight_decay)
     batch_loss = lambda p, x, y: jnp.mean(jax.vmap(loss_one, in_axes=(None, 0, 0))(p, x, y))
     grad_fn = jax.value_and_grad(batch_loss)
 

@@ -74,6 +74,9 @@ class DAggerTrainConfig(BCTrainConfig):
     """beta_i = beta0 * beta_decay ** (i - 1)."""
     eval_rounds: bool = True
     """Evaluate every round (rounds.jsonl/rounds.png); --no-eval-rounds evaluates only the final policies."""
+    bc: bc.BCConfig = bc.BCConfig(lr_schedule="cosine")
+    """Settings of every round's fit. The cosine learning rate (constant in bc.py) lets the fits match the
+    expert's labels closely enough that the cloned policy stops flipping the cheetah (README, DAgger)."""
     run_dir: str | None = None
     """Output folder (default: runs/dagger-<env>-<num_demos>demos)."""
 
@@ -146,12 +149,10 @@ def setup(cfg: BCTrainConfig):
 
 
 def evaluate_seeds(env, learners: SeedLearners, params, cfg: BCTrainConfig) -> np.ndarray:
-    """``[K]`` mean returns, each over ``cfg.eval_episodes`` deterministic episodes (same episode seeds)."""
+    """``[K, E]`` returns of ``E = cfg.eval_episodes`` deterministic episodes per seed (same episode seeds)."""
     from jirl.envs.gym_bridge import run_episodes
 
-    return np.array(
-        [run_episodes(env, learners.policy_fn(params, k), cfg.eval_episodes, seed=cfg.seed + 10_000)[0].mean() for k in range(cfg.num_seeds)]
-    )
+    return np.stack([run_episodes(env, learners.policy_fn(params, k), cfg.eval_episodes, seed=cfg.seed + 10_000)[0] for k in range(cfg.num_seeds)])
 
 
 def seed_summary(env_id: str, returns: np.ndarray) -> dict:
@@ -191,7 +192,7 @@ def train_bc(cfg: BCTrainConfig) -> dict:
     res = learners.fit(learners.init(keys), obs, act, keys)
     jax.block_until_ready(res.params)
     fit_s = time.time() - t0
-    returns = evaluate_seeds(env, learners, res.params, cfg)
+    returns = evaluate_seeds(env, learners, res.params, cfg).mean(axis=1)
     env.close()
     paths = save_policies(run_dir, learners, res.params, cfg, "bc", returns)
     summary = {
@@ -274,9 +275,14 @@ def train_dagger(cfg: DAggerTrainConfig) -> dict:
         """Round ``r``'s scores (its ``returns_per_seed`` included); with --no-eval-rounds only the last round's."""
         if not cfg.eval_rounds and r < cfg.rounds:
             return {}
-        return seed_summary(cfg.env_id, evaluate_seeds(eval_env, learners, params, cfg))
+        episodes = evaluate_seeds(eval_env, learners, params, cfg)
+        return {**seed_summary(cfg.env_id, episodes.mean(axis=1)), "episode_returns_per_seed": np.round(episodes, 1).tolist()}
 
-    record({"round": 0, "beta": 1.0, "transitions": int(data_obs.shape[1]), **evaluated(0)})
+    def fit_stats(res) -> dict:
+        """Per seed: epochs the fit ran and its best validation loss (how well the labels are matched)."""
+        return {"fit_epochs": np.asarray(res.epochs).tolist(), "fit_val_loss": np.asarray(res.best_val_loss).tolist()}
+
+    record({"round": 0, "beta": 1.0, "transitions": int(data_obs.shape[1]), **fit_stats(res), **evaluated(0)})
     for r in range(1, cfg.rounds + 1):
         beta = dagger.beta_schedule(r, cfg.beta0, cfg.beta_decay)
         learner_fn = lambda o, p=params: learners.act_each(p, o[:, None, :])[:, 0, :]
@@ -287,7 +293,7 @@ def train_dagger(cfg: DAggerTrainConfig) -> dict:
         # on (the split is redrawn each round), so early stopping kept the old parameters and DAgger stalled
         res = learners.fit(learners.init(keys), jnp.asarray(data_obs), jnp.asarray(data_act), keys, per_seed=True)
         params = res.params
-        record({"round": r, "beta": beta, "expert_action_share": frac_expert, "transitions": int(data_obs.shape[1]), **evaluated(r)})
+        record({"round": r, "beta": beta, "expert_action_share": frac_expert, "transitions": int(data_obs.shape[1]), **fit_stats(res), **evaluated(r)})
     env.close()
     eval_env.close()
     returns = np.asarray(history[-1]["returns_per_seed"])  # the last round is always evaluated

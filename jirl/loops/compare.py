@@ -57,8 +57,10 @@ class CompareConfig:
     """Env steps of each DAC-style GAIL run (the default of experiments/gail.py --learner sac)."""
     table_only: bool = False
     """Train nothing: rebuild table.md, compare.png and results.json from the finished cells."""
+    dagger_bc: bc.BCConfig = bc.BCConfig(lr_schedule="cosine")
+    """Behaviour-cloning settings of DAgger's fits (the default of experiments/dagger.py: cosine learning rate)."""
     bc: bc.BCConfig = bc.BCConfig()
-    """Behaviour-cloning settings shared by BC, DAgger's fits and GAIL's BC start."""
+    """Behaviour-cloning settings of BC and of GAIL's BC start."""
 
 
 def check_config(cfg: CompareConfig) -> None:
@@ -80,6 +82,21 @@ def cell_dirs(cfg: CompareConfig, method: str, n: int) -> list[Path]:
     return [out / f"{method}-{n}demos-s{cfg.seed + k}" for k in range(cfg.num_seeds)]
 
 
+def check_bc_settings(cfg: CompareConfig, method: str, run_dir: Path, summary: dict) -> None:
+    """A finished BC/DAgger cell must have been fitted with this comparison's settings (--bc / --dagger-bc);
+    a mismatch stops the comparison instead of mixing settings in one table or overwriting the cell."""
+    if "config" not in summary:
+        return
+    # settings added later are absent from older summaries; those runs used what the code did before they existed
+    recorded = {**config_to_dict(bc.BCConfig(lr_schedule="constant")), **summary["config"].get("bc", {})}
+    wanted = config_to_dict(cfg.dagger_bc if method == "dagger" else cfg.bc)
+    diff = {k: (recorded.get(k), v) for k, v in wanted.items() if recorded.get(k) != v}
+    if diff:
+        flag = "--dagger-bc" if method == "dagger" else "--bc"
+        shown = ", ".join(f"{k}: {a!r} there, {b!r} asked" for k, (a, b) in diff.items())
+        raise UserError(f"{run_dir} was fitted with other {flag} settings ({shown}); pass the same settings or use another --out-dir")
+
+
 def cell_scores(cfg: CompareConfig, method: str, n: int) -> dict | None:
     """``{"scores": [per seed], "wall_s": ..., "env_steps": ...}`` of a finished cell, else None."""
     dirs = cell_dirs(cfg, method, n)
@@ -88,6 +105,7 @@ def cell_scores(cfg: CompareConfig, method: str, n: int) -> dict | None:
         return None
     if method in ("bc", "dagger"):
         s = summaries[0]
+        check_bc_settings(cfg, method, dirs[0], s)
         if s.get("num_seeds") != cfg.num_seeds or s.get("num_demos") != n or "normalized_per_seed" not in s:
             return None
         env_steps = s.get("env_steps_collected", 0)
@@ -136,11 +154,11 @@ def run_cell(cfg: CompareConfig, method: str, n: int) -> None:
     common = {"env_id": cfg.env_id, "num_demos": n, "eval_episodes": cfg.eval_episodes}
     if method in ("bc", "dagger"):
         run_dir = str(cell_dirs(cfg, method, n)[0])
-        vm = {**common, "num_seeds": cfg.num_seeds, "seed": cfg.seed, "run_dir": run_dir, "bc": cfg.bc}
+        vm = {**common, "num_seeds": cfg.num_seeds, "seed": cfg.seed, "run_dir": run_dir}
         if method == "bc":
-            train_bc(BCTrainConfig(**vm))
+            train_bc(BCTrainConfig(**vm, bc=cfg.bc))
         else:
-            dcfg = DAggerTrainConfig(**vm, rounds=cfg.dagger_rounds, steps_per_round=cfg.dagger_steps_per_round, eval_rounds=False)
+            dcfg = DAggerTrainConfig(**vm, bc=cfg.dagger_bc, rounds=cfg.dagger_rounds, steps_per_round=cfg.dagger_steps_per_round, eval_rounds=False)
             train_dagger(dcfg)
         return
     from jirl.loops.gail import GAILTrainConfig
