@@ -145,6 +145,18 @@ def test_dagger_round_states_from_learner_labels_from_expert():
         dagger.aggregate(data_obs, data_act, states[:1], labels[:1])
 
 
+def test_dagger_collection_noise_moves_the_states_not_the_labels():
+    env = LineEnv(3)
+    learner = lambda o: np.full((o.shape[0], 1), 0.5, np.float32)
+    expert = lambda o: np.clip(-o[:, :1], -1, 1).astype(np.float32)
+    obs = np.zeros((3, 2), np.float32)
+    states, labels, _, _ = dagger.collect_round(env, obs, learner, expert, beta=0.0, num_steps=50, rng=np.random.default_rng(1), noise_std=0.3)
+    steps = np.diff(states[:, :, 0], axis=1)  # the executed actions: the learner's 0.5 plus noise, clipped
+    assert 0.2 < steps.std() < 0.4 and abs(steps.mean() - 0.5) < 0.1 and steps.max() <= 1.0 + 1e-5
+    # every label is still the expert's noise-free action in the state that was visited
+    np.testing.assert_allclose(labels[:, :, 0], np.clip(-states[:, :, 0], -1, 1), atol=1e-6)
+
+
 def test_bc_and_dagger_scripts_tiny(tmp_path, run_script):
     common = ["--num-seeds", "2", "--eval-episodes", "1", "--hidden", "32", "32", "--bc.max-epochs", "5"]
     out = run_script("bc.py", "--num-demos", "1", *common, "--run-dir", tmp_path / "bc")

@@ -34,16 +34,22 @@ def mixture_actions(learner_actions: np.ndarray, expert_actions: np.ndarray, bet
     return np.where(expert_acted[:, None], expert_actions, learner_actions), expert_acted
 
 
-def collect_round(env, obs: np.ndarray, learner: Callable, expert: Callable, beta: float, num_steps: int, rng: np.random.Generator):
+def collect_round(
+    env, obs: np.ndarray, learner: Callable, expert: Callable, beta: float, num_steps: int, rng: np.random.Generator, noise_std: float = 0.0
+):
     """Step ``env`` (N envs, autoreset) ``num_steps`` times from ``obs`` with the beta-mixture policy.
 
-    Returns ``(states [N, T, D], expert_labels [N, T, A], next obs [N, D], share of expert actions)``: the
+    ``noise_std > 0`` adds Gaussian noise to the executed action (clipped to [-1, 1]), so the rollouts also visit
+    states next to the learner's own, where a small error would take it; the labels stay the expert's noise-free
+    actions. Returns ``(states [N, T, D], expert_labels [N, T, A], next obs [N, D], share of expert actions)``: the
     states the mixture visited and the expert's action in each of them."""
     states, labels, expert_count = [], [], 0
     for _ in range(num_steps):
         a_expert = np.clip(np.asarray(expert(obs), np.float32), -1.0, 1.0)
         a_learner = np.clip(np.asarray(learner(obs), np.float32), -1.0, 1.0)
         action, expert_acted = mixture_actions(a_learner, a_expert, beta, rng)
+        if noise_std > 0:
+            action = np.clip(action + noise_std * rng.standard_normal(action.shape), -1.0, 1.0).astype(np.float32)
         states.append(obs.copy())
         labels.append(a_expert)
         expert_count += int(expert_acted.sum())

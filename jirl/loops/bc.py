@@ -74,6 +74,12 @@ class DAggerTrainConfig(BCTrainConfig):
     """beta_i = beta0 * beta_decay ** (i - 1)."""
     eval_rounds: bool = True
     """Evaluate every round (rounds.jsonl/rounds.png); --no-eval-rounds evaluates only the final policies."""
+    collect_noise: float = 0.0
+    """Std of Gaussian noise added to the executed actions while a round collects (labels stay the expert's
+    noise-free actions): the learner's data then also covers the states a small error leads to. 0: plain DAgger."""
+    eval_episodes: int = 50
+    """Evaluation episodes per seed and round (deterministic actions). 50, not 10: a cloned policy flips or
+    stalls in a few percent of episodes, so 10 episodes make a score a lottery (README, DAgger); 50 take ~4 s."""
     bc: bc.BCConfig = bc.BCConfig(lr_schedule="cosine")
     """Settings of every round's fit. The cosine learning rate (constant in bc.py) lets the fits match the
     expert's labels closely enough that the cloned policy stops flipping the cheetah (README, DAgger)."""
@@ -91,6 +97,8 @@ def check_config(cfg: BCTrainConfig) -> None:
             raise UserError("--rounds must be >= 0 and --steps-per-round >= 1")
         if not (0.0 <= cfg.beta0 <= 1.0 and 0.0 <= cfg.beta_decay <= 1.0):
             raise UserError("--beta0 and --beta-decay must be in [0, 1]")
+        if cfg.collect_noise < 0:
+            raise UserError("--collect-noise must be >= 0")
 
 
 class SeedLearners:
@@ -286,7 +294,7 @@ def train_dagger(cfg: DAggerTrainConfig) -> dict:
     for r in range(1, cfg.rounds + 1):
         beta = dagger.beta_schedule(r, cfg.beta0, cfg.beta_decay)
         learner_fn = lambda o, p=params: learners.act_each(p, o[:, None, :])[:, 0, :]
-        new_obs, labels, env_obs, frac_expert = dagger.collect_round(env, env_obs, learner_fn, expert, beta, cfg.steps_per_round, rng)
+        new_obs, labels, env_obs, frac_expert = dagger.collect_round(env, env_obs, learner_fn, expert, beta, cfg.steps_per_round, rng, cfg.collect_noise)
         data_obs, data_act = dagger.aggregate(data_obs, data_act, new_obs, labels)
         keys = jax.vmap(lambda k, r=r: jax.random.fold_in(k, r))(keys)
         # retrain from a fresh initialization: a warm start would meet validation samples it was already fitted
