@@ -191,3 +191,18 @@ def test_dagger_without_per_round_evaluation_scores_only_the_final_round(tmp_pat
     last_round = [json.loads(line) for line in (tmp_path / "rounds.jsonl").read_text().splitlines()][-1]
     assert last_round["returns_per_seed"] == s["returns_per_seed"] and len(s["returns_per_seed"]) == 2
     assert not (tmp_path / "rounds.png").exists()  # no per-round curve without per-round scores
+
+
+def test_dagger_best_val_returns_the_round_with_the_best_validation_score(tmp_path, run_script):
+    args = ["--num-demos", "1", "--rounds", "2", "--steps-per-round", "100", "--num-seeds", "2", "--select", "best-val", "--val-episodes", "2"]
+    out = run_script("dagger.py", *args, "--eval-episodes", "1", "--hidden", "32", "--bc.max-epochs", "3", "--run-dir", tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    s = json.loads(out.stdout.strip().splitlines()[-1])
+    rounds = [json.loads(line) for line in (tmp_path / "rounds.jsonl").read_text().splitlines()]
+    val = np.array([r["val_return_per_seed"] for r in rounds])  # [rounds + 1, seeds]
+    assert s["select"] == "best-val" and s["selected_round_per_seed"] == np.argmax(val, axis=0).tolist()
+    np.testing.assert_allclose(s["selected_val_return_per_seed"], val.max(axis=0))
+    # the reported score is the chosen round's policy on the evaluation episodes (not the validation ones)
+    for k, r in enumerate(s["selected_round_per_seed"]):
+        assert s["returns_per_seed"][k] == pytest.approx(rounds[r]["returns_per_seed"][k], rel=1e-6)
+    assert not np.allclose(val[:, 0], [r["returns_per_seed"][0] for r in rounds])  # other episodes than the evaluation's

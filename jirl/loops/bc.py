@@ -16,6 +16,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import jax
 import jax.numpy as jnp
@@ -74,6 +75,12 @@ class DAggerTrainConfig(BCTrainConfig):
     """beta_i = beta0 * beta_decay ** (i - 1)."""
     eval_rounds: bool = True
     """Evaluate every round (rounds.jsonl/rounds.png); --no-eval-rounds evaluates only the final policies."""
+    select: Literal["last", "best-val"] = "last"
+    """Which round's policy each seed returns: the last round's, or (best-val, as in Ross et al. 2011) the round
+    whose policy scored best on --val-episodes validation episodes (other episode seeds than the evaluation's,
+    so the reported score of the chosen policy is not the one it was chosen on)."""
+    val_episodes: int = 50
+    """Validation episodes per seed and round for --select best-val."""
     collect_noise: float = 0.0
     """Std of Gaussian noise added to the executed actions while a round collects (labels stay the expert's
     noise-free actions): the learner's data then also covers the states a small error leads to. 0: plain DAgger."""
@@ -99,6 +106,8 @@ def check_config(cfg: BCTrainConfig) -> None:
             raise UserError("--beta0 and --beta-decay must be in [0, 1]")
         if cfg.collect_noise < 0:
             raise UserError("--collect-noise must be >= 0")
+        if cfg.val_episodes < 1:
+            raise UserError("--val-episodes must be >= 1")
 
 
 class SeedLearners:
@@ -156,11 +165,16 @@ def setup(cfg: BCTrainConfig):
     return env, demos, obs, act, SeedLearners(cfg, env.obs_dim, env.action_dim, norm)
 
 
-def evaluate_seeds(env, learners: SeedLearners, params, cfg: BCTrainConfig) -> np.ndarray:
-    """``[K, E]`` returns of ``E = cfg.eval_episodes`` deterministic episodes per seed (same episode seeds)."""
+EVAL_SEED_OFFSET, VAL_SEED_OFFSET = 10_000, 20_000  # episode seeds of evaluation and of DAgger's validation
+
+
+def evaluate_seeds(env, learners: SeedLearners, params, cfg: BCTrainConfig, episodes: int | None = None, offset: int = EVAL_SEED_OFFSET) -> np.ndarray:
+    """``[K, E]`` returns of ``E = episodes or cfg.eval_episodes`` deterministic episodes per seed, reset with the
+    episode seeds ``cfg.seed + offset + i`` (the same for every seed and round)."""
     from jirl.envs.gym_bridge import run_episodes
 
-    return np.stack([run_episodes(env, learners.policy_fn(params, k), cfg.eval_episodes, seed=cfg.seed + 10_000)[0] for k in range(cfg.num_seeds)])
+    n = episodes or cfg.eval_episodes
+    return np.stack([run_episodes(env, learners.policy_fn(params, k), n, seed=cfg.seed + offset)[0] for k in range(cfg.num_seeds)])
 
 
 def seed_summary(env_id: str, returns: np.ndarray) -> dict:
@@ -256,6 +270,7 @@ def plot_rounds(path: Path, scores: np.ndarray, title: str) -> None:
 
 def train_dagger(cfg: DAggerTrainConfig) -> dict:
     from jirl.envs.gym_bridge import VecEnv
+    from jirl.loops.rollout import make_env
 
     start = time.time()
     eval_env, _, obs, act, learners = setup(cfg)
@@ -290,7 +305,20 @@ def train_dagger(cfg: DAggerTrainConfig) -> dict:
         """Per seed: epochs the fit ran and its best validation loss (how well the labels are matched)."""
         return {"fit_epochs": np.asarray(res.epochs).tolist(), "fit_val_loss": np.asarray(res.best_val_loss).tolist()}
 
-    record({"round": 0, "beta": 1.0, "transitions": int(data_obs.shape[1]), **fit_stats(res), **evaluated(0)})
+    val_env = make_env(cfg.env_id, min(cfg.val_episodes, 50), cfg.seed + VAL_SEED_OFFSET) if cfg.select == "best-val" else None
+    best = {"params": params, "val": np.full(K, -np.inf), "round": np.zeros(K, int)}
+
+    def validated(r: int) -> dict:
+        """best-val: score round ``r``'s policies on the validation episodes and keep, per seed, the best so far."""
+        if val_env is None:
+            return {}
+        val = evaluate_seeds(val_env, learners, params, cfg, cfg.val_episodes, VAL_SEED_OFFSET).mean(axis=1)
+        better = val > best["val"]
+        pick = lambda new, old: jnp.where(better.reshape(-1, *([1] * (new.ndim - 1))), new, old)
+        best.update(params=jax.tree_util.tree_map(pick, params, best["params"]), val=np.where(better, val, best["val"]), round=np.where(better, r, best["round"]))
+        return {"val_return_per_seed": val.tolist()}
+
+    record({"round": 0, "beta": 1.0, "transitions": int(data_obs.shape[1]), **fit_stats(res), **validated(0), **evaluated(0)})
     for r in range(1, cfg.rounds + 1):
         beta = dagger.beta_schedule(r, cfg.beta0, cfg.beta_decay)
         learner_fn = lambda o, p=params: learners.act_each(p, o[:, None, :])[:, 0, :]
@@ -301,10 +329,17 @@ def train_dagger(cfg: DAggerTrainConfig) -> dict:
         # on (the split is redrawn each round), so early stopping kept the old parameters and DAgger stalled
         res = learners.fit(learners.init(keys), jnp.asarray(data_obs), jnp.asarray(data_act), keys, per_seed=True)
         params = res.params
-        record({"round": r, "beta": beta, "expert_action_share": frac_expert, "transitions": int(data_obs.shape[1]), **fit_stats(res), **evaluated(r)})
+        entry = {"round": r, "beta": beta, "expert_action_share": frac_expert, "transitions": int(data_obs.shape[1]), **fit_stats(res)}
+        record({**entry, **validated(r), **evaluated(r)})
     env.close()
-    eval_env.close()
     returns = np.asarray(history[-1]["returns_per_seed"])  # the last round is always evaluated
+    selected = {}
+    if val_env is not None:
+        val_env.close()
+        params = best["params"]
+        returns = evaluate_seeds(eval_env, learners, params, cfg).mean(axis=1)
+        selected = {"select": "best-val", "selected_round_per_seed": best["round"].tolist(), "selected_val_return_per_seed": best["val"].tolist()}
+    eval_env.close()
     paths = save_policies(run_dir, learners, params, cfg, "dagger", returns)
     if all("normalized_score" in h for h in history):
         plot_rounds(
@@ -318,5 +353,6 @@ def train_dagger(cfg: DAggerTrainConfig) -> dict:
         "num_seeds": K,
         "transitions": int(data_obs.shape[1]),
         "env_steps_collected": cfg.rounds * cfg.steps_per_round,
+        **selected,
     }
     return finish(run_dir, cfg, summary, start, paths)
