@@ -305,7 +305,7 @@ def train_dagger(cfg: DAggerTrainConfig) -> dict:
         """Per seed: epochs the fit ran and its best validation loss (how well the labels are matched)."""
         return {"fit_epochs": np.asarray(res.epochs).tolist(), "fit_val_loss": np.asarray(res.best_val_loss).tolist()}
 
-    val_env = make_env(cfg.env_id, min(cfg.val_episodes, 50), cfg.seed + VAL_SEED_OFFSET) if cfg.select == "best-val" else None
+    val_env = make_env(cfg.env_id, cfg.val_episodes, cfg.seed + VAL_SEED_OFFSET) if cfg.select == "best-val" else None
     best = {"params": params, "val": np.full(K, -np.inf), "round": np.zeros(K, int)}
 
     def validated(r: int) -> dict:
