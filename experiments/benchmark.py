@@ -7,13 +7,18 @@
     python experiments/benchmark.py --algo gail --preset default   # what `python experiments/gail.py` runs
     python experiments/benchmark.py --measure-steps 2000 --no-record   # quick look, nothing written
     python experiments/benchmark.py --algo ppo --num-seeds 4 # 4 vmapped seeds in one program (env steps/s of all 4)
+    python experiments/benchmark.py --algo ppo --backend mjx --num-envs 4096 --rollout-steps 16 \
+        --minibatch-size 8192 --epochs 4                     # on a GPU: rollout and update on the device (MJX twin)
 
 SAC: after --learning-starts random-action steps and --warmup-steps learning steps (compilation), measures
 --measure-steps env steps (env stepping, replay, one SAC update and one action per step, all included).
 PPO/GAIL: the policy and value nets are 64x64 tanh (the peers' default), a rollout is 2048 env steps (
 --num-envs x 2048/--num-envs), 10 epochs of minibatches of 64; the first --warmup-steps are not measured, then
 --measure-steps env steps of collection plus updates (GAIL: discriminator steps and relabelling too);
-evaluation is off. --preset default measures the scripts' own defaults instead (experiments/ppo.py,
+evaluation is off. --backend mjx steps jirl's pure-JAX twin of HalfCheetah-v5 instead (pip install -e
+".[mjx]"), so that a round (rollout, discriminator, update) is one compiled call on the device; --rollout-steps,
+--minibatch-size and --epochs then set the round's shape (the 2048-step rollout is a CPU-bridge setting).
+--preset default measures the scripts' own defaults instead (experiments/ppo.py,
 experiments/gail.py: for GAIL 256x256 nets, minibatch 256, the behaviour-cloning term). The figure is appended to its table in BENCHMARKS.md with the date, the machine and this
 command unless --no-record is given. Last stdout line: a JSON summary.
 """
@@ -70,14 +75,22 @@ class BenchmarkConfig:
     """ppo/gail: parallel envs; each collects 2048/num_envs steps per rollout (sac: always 1 env)."""
     env_workers: int = 0
     """ppo/gail: worker processes stepping the envs (0: in the main process)."""
+    backend: Literal["gym", "mjx"] = "gym"
+    """ppo/gail: gym = Gymnasium envs through the NumPy bridge; mjx = the pure-JAX twin (needs ".[mjx]"; for GPUs)."""
+    rollout_steps: int | None = None
+    """ppo/gail: steps per env per rollout (default 2048 // num_envs, i.e. 2048-step rollouts)."""
+    minibatch_size: int | None = None
+    """ppo/gail: PPO minibatch size (default: the preset's, 64 for peer)."""
+    epochs: int | None = None
+    """ppo/gail: PPO epochs per rollout (default: the preset's, 10)."""
     preset: Literal["peer", "default"] = "peer"
     """ppo/gail: peer = the peers' settings (64x64, minibatch 64, no BC term); default = the script's defaults."""
     learning_starts: int = 1_000
     """sac: random-action steps before learning (not measured)."""
     warmup_steps: int | None = None
-    """Steps run before measuring (compilation, caches); default 3,000 for sac, 3 rollouts for ppo/gail."""
+    """Env steps run before measuring (compilation, caches); default 3,000 for sac, 3 rollouts for ppo/gail."""
     measure_steps: int | None = None
-    """Steps measured; default 10,000 for sac, 100 rollouts (204,800 steps) for ppo/gail."""
+    """Env steps measured (per seed); default 10,000 for sac, 100 rollouts for ppo/gail (204,800 steps with 2048-step rollouts)."""
     seed: int = 0
     """Seed of the run."""
     num_seeds: int = 1
@@ -89,9 +102,17 @@ class BenchmarkConfig:
     sac: SACConfig = SACConfig()
 
 
-def append_row(path: Path, algo: str, row: str) -> None:
-    """Add ``row`` to the table of ``algo``'s section, creating the file or the section when missing."""
-    title, text = SECTIONS[algo]
+GPU_SECTION = (
+    "## On a GPU: SAC, PPO and GAIL through the training loops (experiments/benchmark.py)",
+    "Rows measured on a GPU machine, any algorithm; the setting says which, and whether the envs are Gymnasium's\n"
+    "(through the NumPy bridge, on the host's CPU cores) or the MJX twin (on the device). The peers' figures are\n"
+    "2-core CPU figures, so no ratio is given here.",
+)
+
+
+def append_row(path: Path, algo: str, row: str, gpu: bool = False) -> None:
+    """Add ``row`` to the table of ``algo``'s section (or the GPU section), creating the file or the section when missing."""
+    title, text = GPU_SECTION if gpu else SECTIONS[algo]
     append_markdown_rows(path, title, text, [row])
 
 
@@ -111,18 +132,25 @@ def _measure_rows(run_dir: Path, start: int, seed: int, num_seeds: int) -> tuple
 
 
 def benchmark(cfg: BenchmarkConfig) -> dict:
+    if cfg.algo == "sac" and cfg.backend != "gym":
+        raise UserError("--backend mjx is for --algo ppo or gail (SAC steps one Gymnasium env)")
     if cfg.algo == "sac":
         warmup = 3_000 if cfg.warmup_steps is None else cfg.warmup_steps
         measure = 10_000 if cfg.measure_steps is None else cfg.measure_steps
         if measure < 1000 or measure % 1000 or warmup < 0:
             raise UserError("--measure-steps must be a positive multiple of 1000 and --warmup-steps >= 0")
     else:
-        if cfg.num_envs < 1 or 2048 % cfg.num_envs:
-            raise UserError("--num-envs must divide 2048 (e.g. 1, 2, 4, 8, 16, 32)")
-        warmup = 3 * 2048 if cfg.warmup_steps is None else cfg.warmup_steps
-        measure = 100 * 2048 if cfg.measure_steps is None else cfg.measure_steps
-        if measure < 2048 or warmup < 0:
-            raise UserError("--measure-steps must be >= 2048 (one rollout) and --warmup-steps >= 0")
+        if cfg.num_envs < 1 or (cfg.rollout_steps is None and 2048 % cfg.num_envs):
+            raise UserError("--num-envs must divide 2048 (e.g. 1, 2, 4, 8, 16, 32), or give --rollout-steps")
+        for name in ("rollout_steps", "minibatch_size", "epochs"):
+            if getattr(cfg, name) is not None and getattr(cfg, name) < 1:
+                raise UserError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(cfg, name)}")
+        T = cfg.rollout_steps or 2048 // cfg.num_envs
+        per_rollout = cfg.num_envs * T
+        warmup = 3 * per_rollout if cfg.warmup_steps is None else cfg.warmup_steps
+        measure = 100 * per_rollout if cfg.measure_steps is None else cfg.measure_steps
+        if measure < per_rollout or warmup < 0:
+            raise UserError(f"--measure-steps must be >= {per_rollout:,} (one rollout) and --warmup-steps >= 0")
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
         if cfg.algo == "sac":
@@ -145,9 +173,9 @@ def benchmark(cfg: BenchmarkConfig) -> dict:
 
             config_type = PPOTrainConfig if cfg.algo == "ppo" else GAILTrainConfig
             pcfg = config_type().ppo if cfg.preset == "default" else PPOConfig(hidden=(64, 64), epochs=10, minibatch_size=64)
-            pcfg = dataclasses.replace(pcfg, num_steps=2048 // cfg.num_envs)
+            pcfg = dataclasses.replace(pcfg, num_steps=T, minibatch_size=cfg.minibatch_size or pcfg.minibatch_size, epochs=cfg.epochs or pcfg.epochs)
             common = dict(env_id=cfg.env_id, seed=cfg.seed, num_seeds=cfg.num_seeds, total_steps=warmup + measure, num_envs=cfg.num_envs, env_workers=cfg.env_workers,
-                          eval_every=0, eval_episodes=1, checkpoint_every=0, run_dir=str(run_dir), ppo=pcfg)
+                          backend=cfg.backend, eval_every=0, eval_episodes=1, checkpoint_every=0, run_dir=str(run_dir), ppo=pcfg)
             if cfg.algo == "ppo":
                 ppo_train(PPOTrainConfig(**common))
             elif cfg.preset == "default":
@@ -156,7 +184,8 @@ def benchmark(cfg: BenchmarkConfig) -> dict:
                 gail_train(GAILTrainConfig(**common, bc_init=False, critic_warmup_rounds=0, bc_coef=0.0))
             sps, steps = _measure_rows(run_dir, warmup, cfg.seed, cfg.num_seeds)
             hidden = "x".join(map(str, pcfg.hidden))
-            setting = (f"{cfg.algo.upper()} {cfg.env_id}, {hidden}, {cfg.num_envs} env{'s' if cfg.num_envs > 1 else ''} x {2048 // cfg.num_envs} steps, "
+            setting = (f"{cfg.algo.upper()} {cfg.env_id}" + (" MJX twin" if cfg.backend == "mjx" else "")
+                       + f", {hidden}, {cfg.num_envs} env{'s' if cfg.num_envs > 1 else ''} x {T} steps, "
                        f"{pcfg.epochs} epochs, minibatch {pcfg.minibatch_size}" + (f", {cfg.env_workers} env workers" if cfg.env_workers else "")
                        + (" (script defaults)" if cfg.preset == "default" else ""))
     if cfg.num_seeds > 1:
@@ -165,10 +194,13 @@ def benchmark(cfg: BenchmarkConfig) -> dict:
     summary = {"algo": cfg.algo, "env_id": cfg.env_id, "num_seeds": cfg.num_seeds, "env_steps_per_s": round(sps, 1), "measured_steps": steps, "setting": setting,
                **ratios, "machine": machine_description()}
     if cfg.record:
+        import jax
+
+        gpu = jax.default_backend() != "cpu"
         cmd = ("python experiments/benchmark.py " + " ".join(sys.argv[1:])).strip()
         peers = ", ".join(f"{r}x {name.split(' ')[0]}'s {PEERS[cfg.algo][name]:,.0f}" for name, r in zip(PEERS[cfg.algo], ratios.values(), strict=True))
-        row = f"| {datetime.date.today().isoformat()} | {summary['machine']} | {setting} | **{sps:,.0f}** env steps/s ({peers}) | `{cmd}` |\n"
-        append_row(Path(cfg.out), cfg.algo, row)
+        row = f"| {datetime.date.today().isoformat()} | {summary['machine']} | {setting} | **{sps:,.0f}** env steps/s" + ("" if gpu else f" ({peers})") + f" | `{cmd}` |\n"
+        append_row(Path(cfg.out), cfg.algo, row, gpu)
     return summary
 
 

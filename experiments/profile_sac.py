@@ -2,9 +2,12 @@
 
     python experiments/profile_sac.py
 
-Prints, as its last line, JSON with update_ms (one 256x256 SAC update at batch 256), update_gflops (its
-matmul FLOPs per second, counted analytically), and matmul_gflops (a 256x256x256 float32 matmul), so that the
-update's efficiency can be compared with what XLA's matmul reaches on this machine.
+Prints, as its last line, JSON with update_ms (one 256x256 SAC update at batch 256, one jitted call each),
+update_gflops (its matmul FLOPs per second, counted analytically), matmul_gflops (a 256x256x256 float32
+matmul), so that the update's efficiency can be compared with what XLA's matmul reaches on this machine, and
+fused_updates_per_s: updates per second when --fused updates run in one call (a ``lax.scan``, as SAC's
+``update_from_buffer`` fuses them; here on the same fixed batch), which removes the per-call dispatch cost
+that dominates on a GPU.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ class ProfileConfig:
     """Observation size (HalfCheetah-v5: 17)."""
     action_dim: int = 6
     """Action size (HalfCheetah-v5: 6)."""
+    fused: int = 1000
+    """Updates per call for fused_updates_per_s (0: skip that figure)."""
 
 
 def _time(fn, args, seconds):
@@ -59,8 +64,18 @@ def profile(cfg: ProfileConfig) -> dict:
     macs = b * (actor + 2 * critic + 2 * critic * 3 + actor * 3 + 2 * critic * 2)
     x = jnp.ones((256, 256))
     mm = _time(jax.jit(lambda x: x @ x), (x,), cfg.seconds)
+    fused = {}
+    if cfg.fused > 0:
+        @jax.jit
+        def many(state, key):
+            body = lambda s, k: (sac.update(scfg, s, batch, k)[0], None)
+            return jax.lax.scan(body, state, jax.random.split(key, cfg.fused))[0]
+
+        fused = {"fused_updates_per_s": round(cfg.fused / _time(lambda s: many(s, jax.random.PRNGKey(1)), (state,), cfg.seconds), 1), "fused": cfg.fused}
     return {
         "update_ms": round(dt * 1e3, 3),
+        "updates_per_s": round(1.0 / dt, 1),
+        **fused,
         "update_gflop": round(2 * macs / 1e9, 3),
         "update_gflops": round(2 * macs / dt / 1e9, 1),
         "matmul_256_gflops": round(2 * 256**3 / mm / 1e9, 1),

@@ -208,6 +208,7 @@ class RunLogger:
             "mean_return": float(np.mean(returns)),
             "std_return": float(np.std(returns)),
             "episodes": len(returns),
+            "time": time.time(),  # Unix time, as in metrics.jsonl (e.g. wall time to a score, from the run's start)
             **(extra or {}),
         }
         refs = self.reference_lines

@@ -392,6 +392,10 @@ def run_onpolicy(cfg, algo: str, make_aux=None, relabel=None, reference_lines: d
         obs = env.reset(seeds=[s + rollout_idx + i for s in seeds for i in range(N)])  # seed k's block as a single run resets it
     else:
         env_state, ep_return = twin_reset(rollout_idx)
+        # Commit every input of device_round to one device: eager results are "uncommitted" and jit outputs
+        # committed, and a mix compiles the (large) round twice (seen: 2 x 41 s on a CPU).
+        dev = jax.devices()[0]
+        state, aux, norm, scaler, env_state, ep_return, key = jax.device_put((state, aux, norm, scaler, env_state, ep_return, key), dev)
     bar = progress_bar(K * num_rollouts * per_rollout, initial=K * rollout_idx * per_rollout, desc=f"{algo.upper()} {cfg.env_id}" + (f" x{K} seeds" if K > 1 else ""))
     last_eval = [lg.eval_history[-1]["mean_return"] if lg.eval_history else float("nan") for lg in loggers]
     if init_fn is not None and not cfg.resume:
@@ -412,7 +416,7 @@ def run_onpolicy(cfg, algo: str, make_aux=None, relabel=None, reference_lines: d
             else:
                 key, k = split_seed_keys(key, 2)
                 state, aux, norm, scaler, env_state, ep_return, fin_sum, fin_n, metrics = device_round(
-                    state, aux, norm, scaler, env_state, ep_return, k, weight, progress
+                    state, aux, norm, scaler, env_state, ep_return, k, *jax.device_put((weight, progress), dev)
                 )
                 train_sums = list(zip(np.asarray(fin_sum).tolist(), np.asarray(fin_n).tolist(), strict=True))
             rollout_idx += 1
