@@ -168,22 +168,31 @@ def test_vmap_scan_matches_single_env_calls(twin):
 
 def test_line_search_cap_8_steps_as_the_model_files_50(twin):
     """The twin caps MJX's line search at 8 iterations (the model file says 50; the cap sets the cost of a
-    vmapped step): 64 random-action envs x 20 env steps (100 MuJoCo steps) give the same states both ways."""
+    vmapped step). Along 20 env steps of 64 random-action envs (the model file's physics), one step from each
+    visited state agrees between the two within the Gymnasium agreement tolerance (on a CPU they are
+    bit-identical; one H100 run of a free-running version of this test drifted by 8e-3 after 20 steps, as
+    float rounding does in a chaotic system)."""
     import jax
 
     from jirl.envs.mjx_halfcheetah import HalfCheetahMJX
 
-    env, _, scan_step, vreset = twin
+    env, _, _, vreset = twin
     assert env.mj_model.opt.ls_iterations == 8
     env50 = HalfCheetahMJX(ls_iterations=None)
     assert env50.mj_model.opt.ls_iterations == 50
-    scan50 = jax.jit(lambda s, a: jax.lax.scan(lambda c, x: (jax.vmap(env50.step)(c, x)[0], None), s, a)[0], compiler_options=FAST_COMPILE)
+
+    def visit_and_step(states, actions):
+        def body(s, a):
+            nxt = jax.vmap(env50.step)(s, a)[0]
+            return nxt, (jax.vmap(env.step)(s, a)[0].data, nxt.data)
+
+        return jax.lax.scan(body, states, actions)[1]
+
     states = vreset(jax.random.split(jax.random.PRNGKey(3), NUM_VMAP))
     actions = jax.random.uniform(jax.random.PRNGKey(4), (20, NUM_VMAP, 6), minval=-1.0, maxval=1.0)
-    capped = scan_step(states, actions)[0]
-    full = scan50(states, actions)
+    capped, full = jax.jit(visit_and_step, compiler_options=FAST_COMPILE)(states, actions)
     for name in ("qpos", "qvel"):
-        np.testing.assert_allclose(np.asarray(getattr(capped.data, name)), np.asarray(getattr(full.data, name)), atol=1e-5, rtol=1e-5, err_msg=name)
+        np.testing.assert_allclose(np.asarray(getattr(capped, name)), np.asarray(getattr(full, name)), atol=OBS_TOL, rtol=OBS_TOL, err_msg=name)
 
 
 def test_missing_mjx_gives_install_hint(monkeypatch):
