@@ -88,3 +88,23 @@ def test_table_only_adopts_linked_runs_and_trains_nothing(tmp_path):
     assert summary["cells_finished"] == 1 and summary["normalized_score"] == {"bc": {}, "gail": {"4": 0.8}}
     assert not (out / "bc-1demos").exists()  # nothing trained
     assert "0.800 ± 0.100" in (out / "table.md").read_text()
+
+
+def test_finished_dagger_cell_with_other_steps_per_round_is_refused(tmp_path):
+    """A DAgger cell collected with another --dagger-steps-per-round (older cells: 2,000, recorded or not) is
+    refused with a one-line error naming the flag, instead of mixing settings in one table; the same setting is read."""
+    import pytest
+
+    from jirl.algorithms.bc import BCConfig
+    from jirl.loops.common import UserError, config_to_dict
+    from jirl.loops.compare import check_bc_settings
+
+    cfg = CompareConfig(methods=("dagger",), num_demos=(1,), num_seeds=3, out_dir=str(tmp_path))
+    bc_settings = config_to_dict(cfg.dagger_bc)
+    assert cfg.dagger_steps_per_round == 5000 and cfg.dagger_bc == BCConfig(lr_schedule="cosine")
+    check_bc_settings(cfg, "dagger", tmp_path, {"config": {"bc": bc_settings, "steps_per_round": 5000}})  # same: accepted
+    for recorded in ({"steps_per_round": 2000}, {}):
+        with pytest.raises(UserError, match="collected 2,000 env steps per round, 5,000 asked; pass --dagger-steps-per-round 2000"):
+            check_bc_settings(cfg, "dagger", tmp_path, {"config": {"bc": bc_settings, **recorded}})
+    old = CompareConfig(methods=("dagger",), num_demos=(1,), num_seeds=3, out_dir=str(tmp_path), dagger_steps_per_round=2000)
+    check_bc_settings(old, "dagger", tmp_path, {"config": {"bc": bc_settings}})  # an old cell, read with its setting

@@ -67,8 +67,9 @@ class DAggerTrainConfig(BCTrainConfig):
     """Expert policy file that labels the visited states (default: the shipped expert of --env-id)."""
     rounds: int = 10
     """DAgger rounds after the initial BC fit."""
-    steps_per_round: int = 2000
-    """Env steps each seed collects per round (autoreset across episodes)."""
+    steps_per_round: int = 5000
+    """Env steps each seed collects per round (autoreset across episodes). 5,000 (was 2,000): round 10 scored
+    0.981 over six seeds with 5,000 vs 0.976 with 2,000, and rounds 8-10 stayed >= 0.978 (README, DAgger)."""
     beta0: float = 0.5
     """Probability that the expert acts in round 1."""
     beta_decay: float = 0.5

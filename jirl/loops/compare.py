@@ -49,8 +49,8 @@ class CompareConfig:
     """Deterministic evaluation episodes per seed (for every method)."""
     dagger_rounds: int = 10
     """DAgger rounds after the initial BC fit."""
-    dagger_steps_per_round: int = 2000
-    """Env steps each DAgger seed collects per round."""
+    dagger_steps_per_round: int = 5000
+    """Env steps each DAgger seed collects per round (experiments/dagger.py's default)."""
     gail_steps: int = 2_000_000
     """Env steps of each GAIL (PPO) run (the default of experiments/gail.py)."""
     dac_steps: int = 300_000
@@ -95,6 +95,11 @@ def check_bc_settings(cfg: CompareConfig, method: str, run_dir: Path, summary: d
         flag = "--dagger-bc" if method == "dagger" else "--bc"
         shown = ", ".join(f"{k}: {a!r} there, {b!r} asked" for k, (a, b) in diff.items())
         raise UserError(f"{run_dir} was fitted with other {flag} settings ({shown}); pass the same settings or use another --out-dir")
+    # DAgger cells finished before the default became 5,000 recorded 2,000 (or nothing, when older still)
+    recorded_steps = summary["config"].get("steps_per_round", 2000)
+    if method == "dagger" and recorded_steps != cfg.dagger_steps_per_round:
+        raise UserError(f"{run_dir} collected {recorded_steps:,} env steps per round, {cfg.dagger_steps_per_round:,} asked; pass "
+                        f"--dagger-steps-per-round {recorded_steps} or use another --out-dir")
 
 
 def cell_scores(cfg: CompareConfig, method: str, n: int) -> dict | None:
