@@ -57,10 +57,15 @@ def test_device_collect_matches_a_python_loop_over_the_twin():
     np.testing.assert_allclose(ep_after, ret, rtol=1e-3, atol=1e-3)
 
 
-def test_gail_on_the_twin_with_vmapped_seeds_evaluates_in_gymnasium(tmp_path):
+def test_gail_on_the_twin_with_vmapped_seeds_evaluates_in_gymnasium(tmp_path, caplog):
     """`experiments/gail.py --backend mjx --num-seeds 2` with a tiny budget: every round runs in the twin (one
-    compiled call per round for both seeds), the discriminator learns to tell the shipped expert's pairs from
-    the fresh policy's, and the evaluations are Gymnasium episodes."""
+    call per round for both seeds, compiled once: a mix of device-committed and uncommitted inputs compiled it
+    twice, 41 s each on a 2-core CPU), the discriminator learns to tell the shipped expert's pairs from the
+    fresh policy's, and the evaluations are Gymnasium episodes."""
+    import logging
+
+    import jax
+
     from jirl.algorithms.gail import DiscriminatorConfig
     from jirl.algorithms.ppo import PPOConfig
     from jirl.loops.gail import GAILTrainConfig, train
@@ -71,7 +76,11 @@ def test_gail_on_the_twin_with_vmapped_seeds_evaluates_in_gymnasium(tmp_path):
         ppo=PPOConfig(hidden=(32, 32), num_steps=32, epochs=1, minibatch_size=64),
         disc=DiscriminatorConfig(hidden=(32, 32), steps_per_round=40, batch_size=64, learning_rate=1e-3, grad_penalty=0.0),
     )
-    summary = train(cfg)
+    caplog.set_level(logging.WARNING)
+    with jax.log_compiles(True):
+        summary = train(cfg)
+    compiles = [r for r in caplog.records if "Compiling jit(device_round)" in r.getMessage()]
+    assert len(compiles) == 1, [r.getMessage()[:200] for r in compiles]
     assert summary["num_seeds"] == 2 and summary["env_steps"] == 768
     for seed in (0, 1):
         d = tmp_path / "run" / f"seed-{seed}"
