@@ -7,8 +7,8 @@
     python experiments/benchmark.py --algo gail --preset default   # what `python experiments/gail.py` runs
     python experiments/benchmark.py --measure-steps 2000 --no-record   # quick look, nothing written
     python experiments/benchmark.py --algo ppo --num-seeds 4 # 4 vmapped seeds in one program (env steps/s of all 4)
-    python experiments/benchmark.py --algo ppo --backend mjx --num-envs 4096 --rollout-steps 16 \
-        --minibatch-size 8192 --epochs 4                     # on a GPU: rollout and update on the device (MJX twin)
+    python experiments/benchmark.py --algo gail --backend mjx --num-envs 65536 --rollout-steps 8 --minibatch-size 65536 --epochs 4
+                                                             # on a GPU: whole rounds on the device (MJX twin)
 
 SAC: after --learning-starts random-action steps and --warmup-steps learning steps (compilation), measures
 --measure-steps env steps (env stepping, replay, one SAC update and one action per step, all included).
