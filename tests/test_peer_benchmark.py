@@ -45,3 +45,24 @@ def test_append_markdown_rows_goes_under_its_table_before_notes(tmp_path):
     assert lines.index("| a1 |") + 1 == lines.index("| a2 |") and lines.index("| a3 |") < lines.index("A note under table A.")
     assert lines.index("| b1 |") + 1 == lines.index("| b2 |")
     assert lines[-1] == "| c1 |" and "about C" in lines and lines.count("| date | machine | setting | env steps/s | command |") == 2
+
+
+def test_benchmark_rollout_shape_options_and_user_errors(run_script, tmp_path):
+    """experiments/benchmark.py: --rollout-steps / --minibatch-size / --epochs set the round's shape (here on the
+    Gymnasium bridge, 4 envs x 16 steps); the row goes to its section of --out; bad shapes are one-line errors."""
+    out = tmp_path / "B.md"
+    args = ["--algo", "ppo", "--num-envs", "4", "--rollout-steps", "16", "--minibatch-size", "32", "--epochs", "2",
+            "--warmup-steps", "64", "--measure-steps", "128", "--out", str(out)]
+    res = run_script("benchmark.py", *args, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    s = json.loads(res.stdout.strip().splitlines()[-1])
+    assert s["measured_steps"] == 128 and s["env_steps_per_s"] > 0
+    assert s["setting"] == "PPO HalfCheetah-v5, 64x64, 4 envs x 16 steps, 2 epochs, minibatch 32"
+    text = out.read_text()
+    assert "## PPO, HalfCheetah-v5" in text and "4 envs x 16 steps, 2 epochs, minibatch 32" in text
+    for bad, msg in ((["--algo", "sac", "--backend", "mjx"], "--backend mjx is for --algo ppo or gail"),
+                     (["--algo", "ppo", "--num-envs", "3"], "--num-envs must divide 2048"),
+                     (["--algo", "ppo", "--rollout-steps", "0"], "--rollout-steps must be >= 1"),
+                     (["--algo", "gail", "--num-envs", "4", "--rollout-steps", "16", "--measure-steps", "32"], "--measure-steps must be >= 64")):
+        res = run_script("benchmark.py", *bad, "--no-record", timeout=120)
+        assert res.returncode == 2 and msg in res.stderr and "Traceback" not in res.stderr, (bad, res.stderr[-500:])
