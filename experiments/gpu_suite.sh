@@ -6,6 +6,8 @@
 #   bash experiments/gpu_suite.sh twin-speed   # PPO at 4,096 and GAIL at 16,384 twin envs
 #   bash experiments/gpu_suite.sh twin-speed-xl   # PPO and GAIL at 65,536 twin envs
 #   bash experiments/gpu_suite.sh gail         # GAIL on the twin (3 vmapped seeds), evaluated in Gymnasium: time to 0.9
+#   bash experiments/gpu_suite.sh gail-1seed   # the same with one seed, evaluated every 200k steps
+#   bash experiments/gpu_suite.sh seeds        # GAIL on the twin, 1 vs 16 vmapped seeds
 #   bash experiments/gpu_suite.sh twin         # the twin-vs-Gymnasium agreement tests and MJX env steps/s, on the GPU
 #   bash experiments/gpu_suite.sh twin-speed gail   # several parts, in this order
 #
@@ -80,6 +82,18 @@ for part in "${@:-throughput}"; do
     step ppo-mjx-65536 150 $B --algo ppo --backend mjx --num-envs 65536 --rollout-steps 8 --minibatch-size 65536 --epochs 4 --warmup-steps 1048576 --measure-steps 10485760
     step gail-mjx-65536 150 $B --algo gail --backend mjx --num-envs 65536 --rollout-steps 8 --minibatch-size 65536 --epochs 4 --warmup-steps 1048576 --measure-steps 10485760
     ;;
+  seeds)
+    # 1 vs 16 vmapped seeds only (the throughput part measures them too)
+    step gail-mjx-256-x1 180 $B --algo gail --backend mjx --num-envs 256 --rollout-steps 16 --minibatch-size 1024 --epochs 4 --warmup-steps 8192 --measure-steps 163840 --num-seeds 1
+    step gail-mjx-256-x16 180 $B --algo gail --backend mjx --num-envs 256 --rollout-steps 16 --minibatch-size 1024 --epochs 4 --warmup-steps 8192 --measure-steps 163840 --num-seeds 16
+    ;;
+  gail-1seed)
+    # one seed, evaluations every 200k steps (fewer Gymnasium evaluations in the timed window)
+    step gail-twin-1seed "${GAIL_LIMIT:-300}" python3 experiments/gail.py --backend mjx --num-envs "${GAIL_ENVS:-256}" --ppo.num-steps "${GAIL_T:-32}" \
+      --disc.steps-per-round "${GAIL_DISC:-32}" --eval-every 200000 --checkpoint-every 0 --run-dir "$WORK/gail-twin-1seed"
+    python3 experiments/time_to_score.py "$WORK/gail-twin-1seed" --start "$(cat "$WORK/gail-twin-1seed.start")" --score 0.9 | tee -a "$OUT/steps.txt"
+    pack
+    ;;
   gail)
     # GAIL on the twin, 3 vmapped seeds, evaluated in Gymnasium every 100k env steps; time to 0.9 from eval.jsonl.
     step gail-twin "${GAIL_LIMIT:-420}" python3 experiments/gail.py --backend mjx --num-seeds 3 --num-envs "${GAIL_ENVS:-256}" \
@@ -91,7 +105,7 @@ for part in "${@:-throughput}"; do
     step twin-tests 240 python3 -m pytest -q -x tests/test_mjx_twin.py
     step mjx-speed 240 python3 experiments/mjx_speed.py --num-envs 1024 8192 --env-steps 819200 --gym-steps 0
     ;;
-  *) echo "unknown part $part; use throughput, twin-speed, twin-speed-xl, gail or twin" >&2; exit 2 ;;
+  *) echo "unknown part $part; use throughput, twin-speed, twin-speed-xl, seeds, gail, gail-1seed or twin" >&2; exit 2 ;;
   esac
 done
 echo "suite done in $(( $(date +%s) - SUITE_START )) s"
