@@ -194,9 +194,7 @@ def benchmark(cfg: BenchmarkConfig) -> dict:
     summary = {"algo": cfg.algo, "env_id": cfg.env_id, "num_seeds": cfg.num_seeds, "env_steps_per_s": round(sps, 1), "measured_steps": steps, "setting": setting,
                **ratios, "machine": machine_description()}
     if cfg.record:
-        import jax
-
-        gpu = jax.default_backend() != "cpu"
+        gpu = summary["machine"].startswith("GPU")  # as machine_description() names a GPU machine
         cmd = ("python experiments/benchmark.py " + " ".join(sys.argv[1:])).strip()
         peers = ", ".join(f"{r}x {name.split(' ')[0]}'s {PEERS[cfg.algo][name]:,.0f}" for name, r in zip(PEERS[cfg.algo], ratios.values(), strict=True))
         row = f"| {datetime.date.today().isoformat()} | {summary['machine']} | {setting} | **{sps:,.0f}** env steps/s" + ("" if gpu else f" ({peers})") + f" | `{cmd}` |\n"

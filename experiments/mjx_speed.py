@@ -4,6 +4,7 @@ vmapped ``step_autoreset`` calls with uniform random actions, for several number
     pip install -e ".[mjx]"
     python experiments/mjx_speed.py                              # 1, 64 and 1024 envs, ~20,000 env steps each
     python experiments/mjx_speed.py --num-envs 4096 --env-steps 100000   # e.g. on a GPU
+    python experiments/mjx_speed.py --num-envs 64 --ls-iterations None  # the model file's line-search cap (50)
 
 For each number of envs N the scan runs ``max(1, env_steps // N)`` steps of all N envs in one call; the first
 call (compilation included) is timed separately, then --repeats calls are timed and the best is reported.
@@ -38,6 +39,8 @@ class MJXSpeedConfig:
     """Steps of one plain Gymnasium HalfCheetah-v5 for comparison (0: skip)."""
     seed: int = 0
     """PRNG seed of the reset noise and the random actions."""
+    ls_iterations: int | None = 8
+    """Cap on MJX's line-search iterations (HalfCheetahMJX's default 8; None: the model file's 50)."""
 
 
 def _gym_steps_per_s(steps: int, seed: int) -> float:
@@ -66,7 +69,7 @@ def measure(cfg: MJXSpeedConfig) -> dict:
     if not cfg.num_envs or min(cfg.num_envs) < 1 or cfg.env_steps < 1 or cfg.repeats < 1 or cfg.gym_steps < 0:
         raise UserError("--num-envs, --env-steps and --repeats must be >= 1, --gym-steps >= 0")
     try:
-        env = HalfCheetahMJX()
+        env = HalfCheetahMJX(ls_iterations=cfg.ls_iterations)
     except MJXNotInstalledError as e:
         raise UserError(str(e)) from None
 
@@ -99,6 +102,7 @@ def measure(cfg: MJXSpeedConfig) -> dict:
 
     summary = {
         "env": "HalfCheetah-v5 MJX twin (float32)",
+        "ls_iterations": int(env.mj_model.opt.ls_iterations),
         "backend": jax.default_backend(),
         "env_steps_per_s": steps_per_s,
         "compile_s": compile_s,

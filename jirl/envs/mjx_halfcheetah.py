@@ -33,7 +33,7 @@ Matmul precision: on GPUs, XLA runs float32 matrix products at reduced (TF32) pr
 of :meth:`HalfCheetahMJX.step` is traced under ``jax.default_matmul_precision("highest")``, so that it is
 float32 everywhere (networks elsewhere keep the default). Measured on an H100: with the default precision the
 one-step agreement with Gymnasium broke (reward errors up to 5e-4, observations 0.03); with "highest" every
-agreement test passes, and 8,192 envs stepped at 349k instead of 360k env steps/s (experiments/mjx_speed.py).
+agreement test passes, and 8,192 envs stepped at 344k instead of 360k env steps/s (experiments/mjx_speed.py).
 
 Compile once: arrays made outside ``jit`` (an eager :meth:`HalfCheetahMJX.reset`, NumPy actions) are
 "uncommitted" to a device and the outputs of a jitted step are committed, so stepping first the one and then
@@ -112,9 +112,10 @@ class HalfCheetahMJX:
     plus ``max_episode_steps`` (its registered ``TimeLimit``) and ``ls_iterations``: the cap on the constraint
     solver's line-search iterations, 50 in the model file. Vmapped, MJX runs every env's line search until the
     slowest one stops, and some never meet the tolerance in float32, so the cap sets the cost: 8 (the default
-    here) gave bit-identical states to 50 after 100 MuJoCo steps of 64 random-action envs and made a step ~3.8x
-    faster on a 2-core CPU (a scratch check; tests/test_mjx_twin.py compares 8 with 50). ``None`` keeps the
-    model file's 50.
+    here) gives the same states as 50 (bit for bit on a CPU; tests/test_mjx_twin.py) and made 64 random-action
+    envs step 3.7x faster on a 2-core CPU (``python experiments/mjx_speed.py --num-envs 64 --env-steps 6400
+    --gym-steps 0 --ls-iterations 8``, then ``None``: 2,740 vs 734 env steps/s). ``None`` keeps the model
+    file's 50.
     """
 
     def __init__(
