@@ -6,7 +6,8 @@
 Times, per call and averaged over --calls calls after a warm-up: a jitted policy call given the parameter
 pytree and observation statistics as separate arrays (16 leaves for PPO) and a PRNG key (noise drawn inside
 the call), the same with the noise given as an array instead of the key, the same call given one raveled
-vector with the step's noise drawn beforehand (what jirl's PolicyStepper does), a host-side jax.random.split, one
+vector with the step's noise drawn beforehand (jirl's PolicyStepper before it acted on the host), jirl's
+PolicyStepper as it acts now (the actor evaluated in NumPy on the host, noise drawn beforehand), a host-side jax.random.split, one
 raw Gymnasium env.step, the same step through jirl's direct MuJoCo path (HalfCheetah-v5 only, see
 jirl.envs.gym_bridge.direct_step_fn), and VecEnv.step over --num-envs envs. Last stdout line: a JSON summary (microseconds).
 """
@@ -79,8 +80,10 @@ def profile(cfg: ProfileConfig) -> dict:
         out = noise_step(params, norm, obs, noise)
         [np.asarray(x) for x in out]
 
-    stepper = PolicyStepper(dataclasses.replace(pcfg, num_steps=cfg.calls + 20), stack_trees([params]), stack_trees([norm]), cfg.num_envs)
-    stepper.load(stack_trees([params]), stack_trees([norm]), key[None])  # one seed; noise for every timed call
+    steppers = {}
+    for host in (False, True):
+        steppers[host] = PolicyStepper(dataclasses.replace(pcfg, num_steps=cfg.calls + 20), stack_trees([params]), stack_trees([norm]), cfg.num_envs, host=host)
+        steppers[host].load(stack_trees([params]), stack_trees([norm]), key[None])  # one seed; noise for every timed call
     keys = {"k": key}
 
     def host_split():
@@ -97,7 +100,8 @@ def profile(cfg: ProfileConfig) -> dict:
         "policy_call_pytree_us": _per_call_us(pytree_call, cfg.calls),
         "policy_call_pytree_noise_given_us": _per_call_us(pytree_noise_call, cfg.calls),
         "pytree_leaves": leaves,
-        "policy_call_raveled_us": _per_call_us(lambda: stepper(obs), cfg.calls),
+        "policy_call_raveled_us": _per_call_us(lambda: steppers[False](obs), cfg.calls),
+        "policy_host_numpy_us": _per_call_us(lambda: steppers[True](obs), cfg.calls),
         "host_key_split_us": _per_call_us(host_split, cfg.calls),
         "gym_env_step_us": _per_call_us(lambda: raw.step(action), cfg.calls),
         **({"direct_env_step_us": _per_call_us(lambda: direct(action, obs_row), cfg.calls)} if direct is not None else {}),

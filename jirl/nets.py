@@ -76,6 +76,29 @@ class MLP(nn.Module):
         return nn.Dense(self.out_dim, kernel_init=default_init(self.out_scale))(x)
 
 
+def mlp_numpy(params, x, activation: Callable = None):
+    """:class:`MLP` evaluated in NumPy on the host: ``params`` is an MLP's parameter dict (``Dense_0`` ...
+    ``Dense_n`` with ``kernel``/``bias``) as NumPy arrays, optionally with a leading batch axis K on every leaf
+    (K stacked seeds: ``kernel [K, in, out]``, ``x [K, N, in]``). ``activation`` (default ``np.tanh``) follows
+    every layer but the last, as in :class:`MLP`.
+
+    Why: acting through the Gymnasium bridge evaluates a 64x64 policy on a handful of rows per env step; a
+    JAX dispatch costs ~60-150 us there, NumPy ~10-40 us (``experiments/profile_acting.py``). Equal to
+    ``MLP.apply`` up to float rounding (``tests/test_nets.py``)."""
+    import numpy as np
+
+    activation = np.tanh if activation is None else activation
+    if set(params) != {f"Dense_{i}" for i in range(len(params))}:
+        raise ValueError(f"mlp_numpy: expected layers Dense_0..Dense_{len(params) - 1}, got {sorted(params)}")
+    layers = [params[f"Dense_{i}"] for i in range(len(params))]
+    for i, layer in enumerate(layers):
+        kernel, bias = layer["kernel"], layer["bias"]
+        x = np.matmul(x, kernel) + (bias[..., None, :] if kernel.ndim == 3 else bias)
+        if i < len(layers) - 1:
+            x = activation(x)
+    return x
+
+
 class TanhGaussianActor(nn.Module):
     """SAC actor: a Gaussian over pre-squash actions ``u`` with ``a = tanh(u)`` in ``[-1, 1]``.
 

@@ -96,3 +96,27 @@ def test_jitted_vmapped_init_of_several_seeds_does_not_hang():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_mlp_numpy_equals_the_flax_mlp_with_and_without_a_seed_axis():
+    """The host-side copy of MLP (used for acting through the bridge) computes what MLP.apply computes, for one
+    parameter set and for K stacked ones, and refuses a parameter dict that is not an MLP's."""
+    import numpy as np
+    import pytest
+
+    from jirl.nets import MLP, mlp_numpy
+
+    net = MLP((16, 8), 3, activation=jax.nn.tanh)
+    x = jax.random.normal(jax.random.PRNGKey(0), (2, 5, 4)) * 3.0
+    params = [net.init(jax.random.PRNGKey(s), x[0])["params"] for s in range(2)]
+    to_np = lambda p: jax.tree_util.tree_map(np.asarray, p)
+    for k in range(2):
+        np.testing.assert_allclose(mlp_numpy(to_np(params[k]), np.asarray(x[k])), net.apply({"params": params[k]}, x[k]), rtol=1e-5, atol=1e-5)
+    stacked = to_np(jax.tree_util.tree_map(lambda *a: jnp.stack(a), *params))
+    want = jnp.stack([net.apply({"params": params[k]}, x[k]) for k in range(2)])
+    np.testing.assert_allclose(mlp_numpy(stacked, np.asarray(x)), want, rtol=1e-5, atol=1e-5)
+    relu = MLP((16,), 3)  # default activation relu: passing it gives the same result
+    p = relu.init(jax.random.PRNGKey(3), x[0])["params"]
+    np.testing.assert_allclose(mlp_numpy(to_np(p), np.asarray(x[0]), lambda v: np.maximum(v, 0)), relu.apply({"params": p}, x[0]), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="Dense_0"):
+        mlp_numpy({"Dense_1": p["Dense_1"]}, np.asarray(x[0]))

@@ -4,6 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jirl.algorithms import ppo
+from jirl.envs.normalize import norm_apply
 from jirl.nets import gaussian_log_prob
 
 
@@ -83,33 +84,62 @@ def test_policy_weight_zero_freezes_actor_and_aux_loss_pulls_the_mean():
 
 
 def test_policy_stepper_acts_with_each_seeds_noise_and_needs_a_load_per_rollout():
-    """The bridge's acting (jirl.loops.ppo.PolicyStepper, 2 vmapped seeds x 3 envs): step t's action of seed k is
-    mean + std * noise[t] with the noise drawn from seed k's key, its log-prob is the Gaussian's, and the
-    value is the critic's; a rollout of T steps needs a fresh load()."""
+    """The bridge's acting (jirl.loops.ppo.PolicyStepper, 2 vmapped seeds x 3 envs, non-trivial observation
+    statistics): step t's action of seed k is mean(norm(obs)) + std * noise[t] with the noise drawn from seed
+    k's key, on the host (NumPy) path and on the JAX path alike; a rollout of T steps needs a fresh load()."""
     import pytest
 
-    from jirl.envs.normalize import norm_init
+    from jirl.envs.normalize import norm_init, norm_update
     from jirl.loops.common import stack_trees, tree_index
     from jirl.loops.ppo import PolicyStepper
 
     cfg = ppo.PPOConfig(hidden=(16, 16), num_steps=4, init_log_std=-0.5)
     K, N, D, A = 2, 3, 5, 2
+    rng = np.random.default_rng(0)
     params = stack_trees([ppo.init(cfg, jax.random.PRNGKey(s), D, A, 1).params for s in range(K)])
-    norm = stack_trees([norm_init(D)] * K)
+    norm = stack_trees([norm_update(norm_init(D), jnp.asarray(rng.normal(3.0 * s, 2.0 + s, size=(50, D)), jnp.float32)) for s in range(K)])
     keys = jnp.stack([jax.random.PRNGKey(10 + s) for s in range(K)])
-    stepper = PolicyStepper(cfg, params, norm, N)
-    with pytest.raises(RuntimeError, match="load"):
-        stepper(np.zeros((K * N, D), np.float32))
-    stepper.load(params, norm, keys)
-    obs = np.random.default_rng(0).normal(size=(cfg.num_steps, K * N, D)).astype(np.float32)
-    for t in range(cfg.num_steps):
-        action, log_prob, value = stepper(obs[t])
-        for k in range(K):
-            rows = slice(k * N, (k + 1) * N)
-            noise = jax.random.normal(keys[k], (cfg.num_steps, N, A))[t]
-            mean, log_std, v = ppo.policy_outputs(cfg, tree_index(params, k), jnp.asarray(obs[t, rows]))  # zero-mean, unit-std norm
-            np.testing.assert_allclose(action[rows], mean + jnp.exp(log_std) * noise, rtol=1e-5, atol=1e-6)
-            np.testing.assert_allclose(log_prob[rows], gaussian_log_prob(jnp.asarray(action[rows]), mean, log_std), rtol=1e-5, atol=1e-5)
-            np.testing.assert_allclose(value[rows], v, rtol=1e-5, atol=1e-6)
-    with pytest.raises(RuntimeError, match="load"):
-        stepper(obs[0])
+    obs = rng.normal(size=(cfg.num_steps, K * N, D)).astype(np.float32) * 4.0
+    for host in (True, False):
+        stepper = PolicyStepper(cfg, params, norm, N, host=host)
+        with pytest.raises(RuntimeError, match="load"):
+            stepper(np.zeros((K * N, D), np.float32))
+        stepper.load(params, norm, keys)
+        for t in range(cfg.num_steps):
+            action = stepper(obs[t])
+            assert action.shape == (K * N, A)
+            for k in range(K):
+                rows = slice(k * N, (k + 1) * N)
+                noise = jax.random.normal(keys[k], (cfg.num_steps, N, A))[t]
+                obs_n = norm_apply(tree_index(norm, k), jnp.asarray(obs[t, rows]))
+                mean, log_std, _ = ppo.policy_outputs(cfg, tree_index(params, k), obs_n)
+                np.testing.assert_allclose(action[rows], mean + jnp.exp(log_std) * noise, rtol=1e-5, atol=1e-5)
+        with pytest.raises(RuntimeError, match="load"):
+            stepper(obs[0])
+
+
+def test_rollout_update_computes_log_probs_and_values_the_collector_left_out():
+    """The bridge's rollouts carry no log-probs or values (acting is on the host); the per-round update computes
+    them from the observations and actions: the result equals the update given the acting-time values."""
+    from jirl.envs.normalize import norm_init, norm_update, reward_scaler_init
+    from jirl.loops.ppo import Rollout, make_rollout_update
+
+    cfg = ppo.PPOConfig(hidden=(16, 16), num_steps=8, minibatch_size=8, epochs=2)
+    T, N, D, A = 8, 2, 4, 2
+    rng = np.random.default_rng(1)
+    state = ppo.init(cfg, jax.random.PRNGKey(0), D, A, 10)
+    norm = norm_update(norm_init(D), jnp.asarray(rng.normal(1.0, 2.0, size=(30, D)), jnp.float32))
+    obs = jnp.asarray(rng.normal(size=(T, N, D)), jnp.float32)
+    action, log_prob, value = ppo.sample_action(cfg, state.params, norm_apply(norm, obs), jax.random.PRNGKey(2))
+    base = dict(
+        obs=obs, action=action, reward=jnp.asarray(rng.normal(size=(T, N)), jnp.float32), terminated=jnp.zeros((T, N), bool),
+        episode_end=jnp.zeros((T, N), bool).at[3, 0].set(True), final_obs=obs,
+    )
+    update = jax.jit(make_rollout_update(cfg, 10, True, False))
+    args = (norm, reward_scaler_init(N))
+    out_left = update(state, None, *args, Rollout(**base), jax.random.PRNGKey(3), 1.0, 0.0)
+    out_given = update(state, None, *args, Rollout(**base, log_prob=log_prob, value=value), jax.random.PRNGKey(3), 1.0, 0.0)
+    moved = jax.tree_util.tree_map(lambda a, b: float(jnp.max(jnp.abs(a - b))), out_left[0].params, state.params)
+    assert max(jax.tree_util.tree_leaves(moved)) > 1e-4  # the update did something
+    chex.assert_trees_all_close(out_left[0].params, out_given[0].params, atol=1e-5)
+    chex.assert_trees_all_close(out_left[4], out_given[4], atol=1e-5)

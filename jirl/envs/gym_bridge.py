@@ -110,14 +110,12 @@ class _EnvGroup:
 
     def step(self, scaled: np.ndarray, next_obs, final_obs, reward, terminated, truncated) -> list[tuple[int, float, int]]:
         """Step every env; returns ``(local index, return, length)`` of the episodes that ended, in env order."""
+        if self.direct is not None:
+            return self._step_direct(scaled, next_obs, final_obs, reward, terminated, truncated)
         finished = []
         for i, env in enumerate(self.envs):
-            if self.direct is not None:
-                r = self.direct[i](scaled[i], final_obs[i])
-                term, trunc = False, bool(self.lengths[i] + 1 >= self.limit)
-            else:
-                o, r, term, trunc, _ = env.step(scaled[i])
-                final_obs[i] = o
+            o, r, term, trunc, _ = env.step(scaled[i])
+            final_obs[i] = o
             reward[i] = r
             terminated[i], truncated[i] = term, trunc
             self.returns[i] += r
@@ -129,6 +127,26 @@ class _EnvGroup:
                 next_obs[i] = env.reset()[0]
             else:
                 next_obs[i] = final_obs[i]
+        return finished
+
+    def _step_direct(self, scaled, next_obs, final_obs, reward, terminated, truncated) -> list[tuple[int, float, int]]:
+        """:meth:`step` through the exact MuJoCo step functions, with the bookkeeping done on whole arrays
+        (the per-env Python of the general path cost ~10 us per env step). Same results bit for bit."""
+        r = np.empty(len(self.direct))
+        for i, f in enumerate(self.direct):
+            r[i] = f(scaled[i], final_obs[i])
+        reward[:] = r
+        self.returns += r
+        self.lengths += 1
+        terminated[:] = False
+        truncated[:] = self.lengths >= self.limit
+        next_obs[:] = final_obs
+        finished = []
+        for i in np.flatnonzero(truncated).tolist():
+            finished.append((i, float(self.returns[i]), int(self.lengths[i])))
+            self.returns[i] = 0.0
+            self.lengths[i] = 0
+            next_obs[i] = self.envs[i].reset()[0]
         return finished
 
     def close(self) -> None:

@@ -44,6 +44,7 @@ from jirl.loops.common import (
     stack_trees,
     tree_index,
 )
+from jirl.nets import gaussian_log_prob, mlp_numpy
 from jirl.policy import policy_to_bytes
 
 
@@ -90,16 +91,18 @@ class PPOTrainConfig:
 
 @chex.dataclass(frozen=True)
 class Rollout:
-    """Time-major rollout ``[T, N, ...]`` as collected (raw observations)."""
+    """Time-major rollout ``[T, N, ...]`` as collected (raw observations). ``log_prob`` (of the unclipped
+    action) and ``value`` are None when the collector did not compute them (the bridge's host-side acting);
+    the per-round update then computes them from ``obs`` and ``action``."""
 
     obs: jax.Array
     action: jax.Array
-    log_prob: jax.Array
-    value: jax.Array
     reward: jax.Array
     terminated: jax.Array
     episode_end: jax.Array
     final_obs: jax.Array
+    log_prob: jax.Array | None = None
+    value: jax.Array | None = None
 
 
 def rollout_sizes(cfg: PPOTrainConfig) -> tuple[int, int, int]:
@@ -111,48 +114,65 @@ def rollout_sizes(cfg: PPOTrainConfig) -> tuple[int, int, int]:
 
 
 class PolicyStepper:
-    """Acting for K vmapped seeds with one small dispatch per env step.
+    """Acting through the bridge for K vmapped seeds: ``obs [K * N, D] -> action [K * N, A]`` per env step.
 
-    Each JAX dispatch costs on the order of 100 us on a 2-core CPU (``experiments/profile_acting.py``), so the
-    per-step call does only the forward pass: once per round :meth:`load` ravels each seed's ``(params, norm)``
-    into one vector and draws the whole rollout's standard-normal noise ``[K, T, N, A]`` from each seed's key
-    in one call (drawing noise inside every step cost about as much as the forward pass itself); each
-    :meth:`__call__` passes the ``[K, P]`` matrix, the observations and step t's noise. ``params`` and
-    ``norm`` are stacked over seeds (leading axis K, see :func:`jirl.loops.common.stack_trees`); the envs of
-    seed ``k`` are the ``k``-th block of ``num_envs`` rows of the observations.
+    Once per round :meth:`load` draws the whole rollout's standard-normal noise ``[T, K, N, A]`` from each
+    seed's key in one JAX call and copies the actor (and the observation statistics) to the host; each
+    :meth:`__call__` then forms ``mean(norm(obs)) + std * noise[t]`` in NumPy (:func:`jirl.nets.mlp_numpy`,
+    one batched matmul per layer over the seeds). A JAX dispatch per env step cost ~60-150 us on a 2-core CPU
+    and a device round trip per step on a GPU; NumPy on a few rows costs ~10-40 us
+    (``experiments/profile_acting.py``). The rollout's log-probabilities and values are not computed here:
+    the per-round update computes them from the stored observations and actions with the same parameters
+    (:func:`make_rollout_update`), in one batched pass.
+
+    ``host=False`` keeps the previous path (one jitted dispatch per step, same outputs up to float rounding),
+    for profiling and the equivalence test. ``params`` and ``norm`` are stacked over seeds (leading axis K,
+    see :func:`jirl.loops.common.stack_trees`); the envs of seed ``k`` are the ``k``-th block of ``num_envs``
+    rows of the observations.
     """
 
-    def __init__(self, pcfg: ppo.PPOConfig, params, norm, num_envs: int):
-        _, unravel = ravel_pytree(tree_index((params, norm), 0))
+    def __init__(self, pcfg: ppo.PPOConfig, params, norm, num_envs: int, host: bool = True):
         T, N, A = pcfg.num_steps, num_envs, ppo._action_dim(tree_index(params, 0))
-
-        def step(flat, obs, noise):
-            p, n = unravel(flat)
-            action, log_prob, value = ppo.action_from_noise(pcfg, p, norm_apply(n, obs), noise)
-            return jnp.concatenate([action, log_prob[:, None], value[:, None]], axis=-1)
-
-        self._ravel = jax.jit(jax.vmap(lambda params, norm: ravel_pytree((params, norm))[0]))
+        self.host = host
         self._draw = jax.jit(jax.vmap(lambda key: jax.random.normal(key, (T, N, A)), out_axes=1))  # -> [T, K, N, A]
-        self._step = jax.jit(jax.vmap(step))
-        self._flat = self._noise = None
+        if not host:
+            _, unravel = ravel_pytree(tree_index((params, norm), 0))
+
+            def step(flat, obs, noise):
+                p, n = unravel(flat)
+                return ppo.action_from_noise(pcfg, p, norm_apply(n, obs), noise)[0]
+
+            self._ravel = jax.jit(jax.vmap(lambda params, norm: ravel_pytree((params, norm))[0]))
+            self._step = jax.jit(jax.vmap(step))
+        self._noise = None
         self._t = 0
 
     def load(self, params, norm, keys: jax.Array) -> None:
         """Act with these (stacked) parameters and observation statistics for the next ``T`` steps, with noise
         drawn from ``keys [K, 2]`` (one key per seed)."""
-        self._flat = self._ravel(params, norm)
         self._noise = np.asarray(self._draw(keys))
         self._t = 0
+        if not self.host:
+            self._flat = self._ravel(params, norm)
+            return
+        actor = jax.device_get(params["actor"]["params"])
+        self._mlp = jax.tree_util.tree_map(lambda x: np.asarray(x, np.float32), actor["MLP_0"])
+        self._std = np.exp(np.asarray(actor["log_std"], np.float32))[:, None, :]  # [K, 1, A]
+        self._norm = None if norm is None else tuple(np.asarray(x, np.float32)[:, None, :] for x in jax.device_get((norm.mean, jnp.sqrt(norm.var + 1e-8))))
 
-    def __call__(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``obs [K * N, D] -> (action [K * N, A] unclipped, log_prob [K * N], value [K * N])`` as NumPy arrays."""
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        """``obs [K * N, D] -> action [K * N, A]`` (unclipped; the env receives ``clip(action, -1, 1)``)."""
         if self._noise is None or self._t >= self._noise.shape[0]:
             raise RuntimeError("PolicyStepper: call load() before each rollout of ppo.num_steps steps")
-        K = self._flat.shape[0]
-        out = self._step(self._flat, obs.reshape(K, -1, obs.shape[-1]), self._noise[self._t])
+        noise = self._noise[self._t]
+        K = noise.shape[0]
         self._t += 1
-        out = np.asarray(out).reshape(obs.shape[0], -1)
-        return out[:, :-2], out[:, -2], out[:, -1]
+        x = np.asarray(obs, np.float32).reshape(K, -1, obs.shape[-1])
+        if not self.host:
+            return np.asarray(self._step(self._flat, x, noise)).reshape(obs.shape[0], -1)
+        if self._norm is not None:
+            x = np.clip((x - self._norm[0]) / self._norm[1], -10.0, 10.0)  # jirl.envs.normalize.norm_apply
+        return (mlp_numpy(self._mlp, x) + self._std * noise).reshape(obs.shape[0], -1)
 
 
 def make_rollout_update(pcfg: ppo.PPOConfig, total_updates: int, normalize_obs: bool, normalize_reward: bool, relabel=None, aux_loss=None):
@@ -183,9 +203,13 @@ def make_rollout_update(pcfg: ppo.PPOConfig, total_updates: int, normalize_obs: 
             scaler, rewards = jax.lax.scan(scale, scaler, (rewards, rollout.episode_end))
         obs_n = norm_apply(norm, rollout.obs)
         _, _, next_values = ppo.policy_outputs(pcfg, state.params, norm_apply(norm, rollout.final_obs))
-        adv, ret = ppo.compute_gae(rewards, rollout.value, next_values, rollout.terminated, rollout.episode_end, pcfg.gamma, pcfg.gae_lambda)
+        log_prob, values = rollout.log_prob, rollout.value
+        if log_prob is None:  # acting did not compute them: same parameters and statistics, one batched pass
+            mean, log_std, values = ppo.policy_outputs(pcfg, state.params, obs_n)
+            log_prob = gaussian_log_prob(rollout.action, mean, log_std)
+        adv, ret = ppo.compute_gae(rewards, values, next_values, rollout.terminated, rollout.episode_end, pcfg.gamma, pcfg.gae_lambda)
         flat = lambda x: x.reshape((T * N,) + x.shape[2:])
-        batch = ppo.PPOBatch(obs=flat(obs_n), action=flat(rollout.action), log_prob=flat(rollout.log_prob), value=flat(rollout.value), advantage=flat(adv), ret=flat(ret))
+        batch = ppo.PPOBatch(obs=flat(obs_n), action=flat(rollout.action), log_prob=flat(log_prob), value=flat(values), advantage=flat(adv), ret=flat(ret))
         extra_loss = None if aux_loss is None else (lambda params, k: aux_loss(params, norm, progress, k))
         state, metrics = ppo.update(pcfg, state, batch, k_update, total_updates, policy_weight, extra_loss)
         if normalize_obs:
@@ -196,8 +220,9 @@ def make_rollout_update(pcfg: ppo.PPOConfig, total_updates: int, normalize_obs: 
     return rollout_update
 
 
-def collect(env: VecEnv, obs: np.ndarray, num_steps: int, act: Callable[[np.ndarray], tuple]):
-    """Step ``env`` for ``num_steps`` steps from ``obs`` with ``act(obs) -> (action, log_prob, value)``.
+def collect(env: VecEnv, obs: np.ndarray, num_steps: int, act: Callable[[np.ndarray], np.ndarray]):
+    """Step ``env`` for ``num_steps`` steps from ``obs`` with ``act(obs) -> action`` (unclipped; the env gets
+    ``clip(action, -1, 1)``).
 
     Returns ``(rollout as NumPy [T, N, ...], next obs, finished episodes as (env index, return) pairs)``. The
     env reward is stored; GAIL relabels it inside the per-round update.
@@ -206,8 +231,6 @@ def collect(env: VecEnv, obs: np.ndarray, num_steps: int, act: Callable[[np.ndar
     buf = {
         "obs": np.empty((T, N, D), np.float32),
         "action": np.empty((T, N, A), np.float32),
-        "log_prob": np.empty((T, N), np.float32),
-        "value": np.empty((T, N), np.float32),
         "reward": np.empty((T, N), np.float32),
         "terminated": np.empty((T, N), bool),
         "episode_end": np.empty((T, N), bool),
@@ -215,12 +238,10 @@ def collect(env: VecEnv, obs: np.ndarray, num_steps: int, act: Callable[[np.ndar
     }
     finished = []
     for t in range(T):
-        action, log_prob, value = act(obs)
+        action = act(obs)
         res = env.step(np.clip(action, -1.0, 1.0))
         buf["obs"][t] = obs
         buf["action"][t] = action
-        buf["log_prob"][t] = log_prob
-        buf["value"][t] = value
         buf["reward"][t] = res.reward
         buf["terminated"][t] = res.terminated
         buf["episode_end"][t] = res.terminated | res.truncated
