@@ -147,3 +147,27 @@ def test_updates_fit_a_fixed_dataset():
     _, last = one(state, buf, jax.random.PRNGKey(2))
     assert float(last["critic_loss"]) < 0.1 * float(first["critic_loss"])
     assert float(jnp.exp(state.log_alpha)) < 1.0
+
+
+def test_packed_transitions_unpack_to_the_same_buffer_contents():
+    """The SAC loop ships each env step as one packed float32 array; unpacked in JAX it must fill the replay
+    buffer exactly as the five separate arrays did (including a truncated step whose next_obs is the final one)."""
+    from jirl.loops.sac import pack_transitions, unpack_transitions
+
+    rng = np.random.default_rng(0)
+    m, obs_dim, act_dim = 3, 5, 2
+    obs, next_obs = rng.normal(size=(m, obs_dim)).astype(np.float32), rng.normal(size=(m, obs_dim)).astype(np.float32)
+    action = rng.uniform(-1, 1, size=(m, act_dim)).astype(np.float32)
+    reward, terminated = rng.normal(size=m).astype(np.float32), np.array([False, True, False])
+    packed = pack_transitions(obs, action, reward, next_obs, terminated)
+    assert packed.dtype == np.float32 and packed.shape == (m, 2 * obs_dim + act_dim + 2)
+    t = unpack_transitions(jnp.asarray(packed.reshape(1, m, -1)), obs_dim, act_dim)  # with a leading seed axis
+    for got, want in [(t.obs, obs), (t.action, action), (t.reward, reward), (t.next_obs, next_obs), (t.terminated, terminated.astype(np.float32))]:
+        np.testing.assert_array_equal(np.asarray(got)[0], want)
+    example = Transition(obs=jnp.zeros(obs_dim), action=jnp.zeros(act_dim), reward=jnp.zeros(()), next_obs=jnp.zeros(obs_dim), terminated=jnp.zeros(()))
+    direct = buffer_add(buffer_init(example, 4), Transition(obs=obs, action=action, reward=reward, next_obs=next_obs, terminated=terminated.astype(np.float32)))
+    via_packed = buffer_add(buffer_init(example, 4), unpack_transitions(jnp.asarray(packed), obs_dim, act_dim))
+    for a, b in zip(jax.tree_util.tree_leaves(direct), jax.tree_util.tree_leaves(via_packed), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    with np.testing.assert_raises(AssertionError):  # a wrong width is caught, not silently mis-sliced
+        unpack_transitions(jnp.asarray(packed), obs_dim + 1, act_dim)
