@@ -151,7 +151,7 @@ def test_updates_fit_a_fixed_dataset():
 
 def test_packed_transitions_unpack_to_the_same_buffer_contents():
     """The SAC loop ships each env step as one packed float32 array; unpacked in JAX it must fill the replay
-    buffer exactly as the five separate arrays did (including a truncated step whose next_obs is the final one)."""
+    buffer exactly as the five separate arrays did, column for column (a terminated step included)."""
     from jirl.loops.sac import pack_transitions, unpack_transitions
 
     rng = np.random.default_rng(0)
