@@ -88,7 +88,8 @@ class BenchmarkConfig:
     learning_starts: int = 1_000
     """sac: random-action steps before learning (not measured)."""
     warmup_steps: int | None = None
-    """Env steps run before measuring (compilation, caches); default 3,000 for sac, 3 rollouts for ppo/gail."""
+    """Env steps run before measuring (compilation, caches); default 3,000 for sac (at least 1,000: the first
+    1,000 learning steps are one compiled call that includes its compilation), 3 rollouts for ppo/gail."""
     measure_steps: int | None = None
     """Env steps measured (per seed); default 10,000 for sac, 100 rollouts for ppo/gail (204,800 steps with 2048-step rollouts)."""
     seed: int = 0
@@ -127,6 +128,8 @@ def _measure_rows(run_dir: Path, start: int, seed: int, num_seeds: int) -> tuple
             measured.append((r["env_steps"] - prev, r["steps_per_s"]))
         prev = r["env_steps"]
     steps = sum(n for n, _ in measured)
+    if not steps:
+        raise UserError(f"no timer rows after env step {start:,} in {metrics}; fix: raise --measure-steps")
     seconds = sum(n / sps for n, sps in measured)
     return num_seeds * steps / seconds, steps
 
@@ -137,8 +140,8 @@ def benchmark(cfg: BenchmarkConfig) -> dict:
     if cfg.algo == "sac":
         warmup = 3_000 if cfg.warmup_steps is None else cfg.warmup_steps
         measure = 10_000 if cfg.measure_steps is None else cfg.measure_steps
-        if measure < 1000 or measure % 1000 or warmup < 0:
-            raise UserError("--measure-steps must be a positive multiple of 1000 and --warmup-steps >= 0")
+        if measure < 1000 or measure % 1000 or warmup < 1000:
+            raise UserError("--measure-steps must be a positive multiple of 1000 and --warmup-steps >= 1000 (the first 1,000 learning steps include compilation)")
     else:
         if cfg.num_envs < 1 or (cfg.rollout_steps is None and 2048 % cfg.num_envs):
             raise UserError("--num-envs must divide 2048 (e.g. 1, 2, 4, 8, 16, 32), or give --rollout-steps")

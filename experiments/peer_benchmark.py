@@ -88,7 +88,8 @@ class PeerBenchmarkConfig:
     learning_starts: int = 1_000
     """sac: random-action steps before learning (not measured)."""
     warmup_steps: int = 3_000
-    """sac: learning steps run before the measured window (compilation, caches); learning_starts + warmup_steps
+    """sac: learning steps run before the measured window (compilation, caches); at least 1,000 (jirl's first
+    1,000 learning steps are one compiled call that includes its compilation), and learning_starts + warmup_steps
     must be a multiple of 1,000 (jirl logs its timers every 1,000 steps)."""
     measure_steps: int = 10_000
     """sac: env steps measured (a multiple of 1,000)."""
@@ -325,8 +326,8 @@ def _check(cfg: PeerBenchmarkConfig) -> None:
     if "sac" in cfg.algos:
         if cfg.measure_steps < 1000 or cfg.measure_steps % 1000:
             raise UserError("--measure-steps must be a positive multiple of 1000")
-        if cfg.learning_starts < 1 or cfg.warmup_steps < 0 or (cfg.learning_starts + cfg.warmup_steps) % 1000:
-            raise UserError("--learning-starts must be >= 1, --warmup-steps >= 0, and their sum a multiple of 1000")
+        if cfg.learning_starts < 1 or cfg.warmup_steps < 1000 or (cfg.learning_starts + cfg.warmup_steps) % 1000:
+            raise UserError("--learning-starts must be >= 1, --warmup-steps >= 1000 (jirl's first 1,000 learning steps include compilation), and their sum a multiple of 1000")
     if {"ppo", "gail"} & set(cfg.algos):
         if cfg.num_envs < 1 or 2048 % cfg.num_envs:
             raise UserError("--num-envs must divide 2048 (e.g. 1, 2, 4, 8, 16, 32)")

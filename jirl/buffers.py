@@ -4,6 +4,12 @@ A :class:`ReplayBuffer` holds fixed-capacity arrays ``[C, ...]`` for every field
 pointer and a fill count. ``add`` writes a batch ``[N, ...]`` of transitions at the pointer (wrapping around);
 ``sample`` draws ``B`` indices uniformly among the filled slots. Both are pure: they return new buffers.
 With ``C = 1_000_000`` and HalfCheetah's 17-d observations the whole buffer is ~170 MB of float32.
+
+Reading and writing one buffer inside one compiled program: XLA copies the whole buffer whenever a read of
+the old contents may still be pending when the in-place write happens. :func:`with_pending` gives a *view*
+of the buffer with ``N`` transitions that are not written yet; :func:`buffer_sample` of that view draws
+exactly what it would draw after ``buffer_add`` of them (same indices, the new rows taken from the pending
+batch), so a program can sample first and write afterwards (see :func:`jirl.loops.sac.train`).
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ class ReplayBuffer:
     data: Any  # a pytree (e.g. Transition) of [C, ...] arrays
     ptr: jax.Array  # int32 scalar: next slot to write
     size: jax.Array  # int32 scalar: number of filled slots
+    pending: Any = None  # None, or a batch [N, ...] that sample() treats as already added (see with_pending)
 
     @property
     def capacity(self) -> int:
@@ -62,11 +69,39 @@ def buffer_add(buffer: ReplayBuffer, batch: Any) -> ReplayBuffer:
     )
 
 
+def with_pending(buffer: ReplayBuffer, batch: Any) -> ReplayBuffer:
+    """A read-only view of ``buffer_add(buffer, batch)`` for :func:`buffer_sample`, without writing ``batch``.
+
+    Sampling the view gives the same result as sampling the added buffer with the same key; write the batch
+    afterwards with ``buffer_add(buffer, batch)`` (on the buffer, not the view)."""
+    n = jax.tree_util.tree_leaves(batch)[0].shape[0]
+    chex.assert_tree_shape_prefix(batch, (n,))
+    if n > buffer.capacity:
+        raise ValueError(f"a pending batch of {n} transitions does not fit a buffer of capacity {buffer.capacity}")
+    return buffer.replace(pending=batch)
+
+
 def buffer_sample(buffer: ReplayBuffer, key: chex.PRNGKey, batch_size: int) -> Any:
-    """Uniform sample (with replacement) of ``batch_size`` filled transitions: leaves ``[B, ...]``."""
-    idx = jax.random.randint(key, (batch_size,), 0, jnp.maximum(buffer.size, 1))
-    # indices are in range by construction; mode="clip" skips the out-of-bounds masking of the default gather
-    return jax.tree_util.tree_map(lambda d: jnp.take(d, idx, axis=0, mode="clip"), buffer.data)
+    """Uniform sample (with replacement) of ``batch_size`` filled transitions: leaves ``[B, ...]``.
+
+    On a view made by :func:`with_pending`, samples the buffer as if the pending batch had been added."""
+    if buffer.pending is None:
+        idx = jax.random.randint(key, (batch_size,), 0, jnp.maximum(buffer.size, 1))
+        # indices are in range by construction; mode="clip" skips the out-of-bounds masking of the default gather
+        return jax.tree_util.tree_map(lambda d: jnp.take(d, idx, axis=0, mode="clip"), buffer.data)
+    cap = buffer.capacity
+    n = jax.tree_util.tree_leaves(buffer.pending)[0].shape[0]
+    size_after = jnp.minimum(buffer.size + n, cap)
+    idx = jax.random.randint(key, (batch_size,), 0, jnp.maximum(size_after, 1))
+    offset = (idx - buffer.ptr) % cap  # slots ptr, ..., ptr+n-1 (mod cap) would hold the pending rows
+    is_new = offset < n
+
+    def pick(stored, new):
+        old = jnp.take(stored, idx, axis=0, mode="clip")
+        fresh = jnp.take(new.astype(stored.dtype), jnp.minimum(offset, n - 1), axis=0, mode="clip")
+        return jnp.where(is_new.reshape((-1,) + (1,) * (old.ndim - 1)), fresh, old)
+
+    return jax.tree_util.tree_map(pick, buffer.data, buffer.pending)
 
 
 def buffer_to_numpy(buffer: ReplayBuffer) -> dict[str, np.ndarray]:

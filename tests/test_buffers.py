@@ -2,7 +2,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jirl.buffers import Transition, buffer_add, buffer_from_numpy, buffer_init, buffer_sample, buffer_to_numpy
+from jirl.buffers import Transition, buffer_add, buffer_from_numpy, buffer_init, buffer_sample, buffer_to_numpy, with_pending
 
 
 def _example():
@@ -49,3 +49,21 @@ def test_one_million_transitions_fit():
     assert buf.capacity == 1_000_000
     nbytes = sum(x.nbytes for x in jax.tree_util.tree_leaves(buf.data))
     assert nbytes < 200e6
+
+
+def test_sampling_a_pending_view_equals_sampling_after_the_add():
+    """with_pending: same key, same draws as after buffer_add, for an empty, a partly filled and a wrapping buffer."""
+    sample = jax.jit(buffer_sample, static_argnums=2)
+    for capacity, before, n in [(8, 0, 3), (8, 2, 3), (8, 6, 3), (8, 8, 3), (5, 4, 5)]:
+        buf = buffer_add(buffer_init(_example(), capacity), _batch(100, before)) if before else buffer_init(_example(), capacity)
+        new = _batch(200, n)
+        for seed in range(3):
+            key = jax.random.PRNGKey(seed)
+            expected = sample(buffer_add(buf, new), key, 64)
+            got = sample(with_pending(buf, new), key, 64)
+            for e, g in zip(jax.tree_util.tree_leaves(expected), jax.tree_util.tree_leaves(got), strict=True):
+                np.testing.assert_array_equal(np.asarray(g), np.asarray(e))
+        drawn = set(np.asarray(sample(with_pending(buf, new), jax.random.PRNGKey(9), 2000).reward).tolist())
+        assert set(range(200, 200 + n)) <= drawn  # every pending row can be drawn
+    with np.testing.assert_raises(ValueError):
+        with_pending(buffer_init(_example(), 2), _batch(0, 3))

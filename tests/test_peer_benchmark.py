@@ -4,8 +4,9 @@ import json
 
 
 def test_peer_benchmark_jirl_only(run_script):
-    # gail runs jirl's PPO loop too; jirl's first SAC update (compiled) is logged at step 1000, before the window
-    args = "--jirl-only --algos sac gail --learning-starts 1000 --warmup-steps 0 --measure-steps 1000 --warmup-rollouts 1 --measure-rollouts 1"
+    # gail runs jirl's PPO loop too; jirl's first 1,000 SAC learning steps (one compiled call, with its
+    # compilation) are the warm-up, before the window
+    args = "--jirl-only --algos sac gail --learning-starts 1000 --warmup-steps 1000 --measure-steps 1000 --warmup-rollouts 1 --measure-rollouts 1"
     res = run_script("peer_benchmark.py", *args.split(), timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     lines = res.stdout.strip().splitlines()

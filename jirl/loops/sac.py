@@ -1,6 +1,8 @@
-"""SAC training driver: steps the vector env, calls one jitted function per env step (add the transition to
-the replay buffer, run ``updates_per_step`` fused SAC updates, pick the next action), evaluates, logs,
-checkpoints, and resumes.
+"""SAC training driver: runs the env loop, evaluates, logs, checkpoints, and resumes.
+
+After the random-action phase, the env steps between two events (log, evaluation, checkpoint) run as one
+compiled loop: each iteration picks the action, steps the Gymnasium envs on the host through
+``io_callback``, adds the transitions to the replay buffer and runs ``updates_per_step`` SAC updates.
 
 Resume semantics: a checkpoint holds the SAC state, the replay buffer (``buffer-<step>.npz``), the observation
 normalizer, the PRNG key and the step counter. ``--resume`` restores all of them and restarts the episodes
@@ -22,9 +24,10 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import io_callback
 
 from jirl.algorithms import sac
-from jirl.buffers import Transition, buffer_add, buffer_from_numpy, buffer_init, buffer_to_numpy
+from jirl.buffers import Transition, buffer_add, buffer_from_numpy, buffer_init, buffer_to_numpy, with_pending
 from jirl.envs.gym_bridge import run_grouped_episodes
 from jirl.envs.normalize import norm_apply, norm_init, norm_update
 from jirl.fileio import atomic_write_bytes
@@ -208,6 +211,7 @@ def train(cfg: SACTrainConfig, imitation: OffPolicyImitation | None = None) -> d
 
     # --- the jitted functions (one seed each, vmapped over seeds) ---------------------------------------
     n_updates = cfg.updates_per_step * N
+    metric_names = METRIC_NAMES + (imitation.metric_names if imitation else ())
 
     def add_one(buffer, packed, norm):
         transition = unpack_transitions(packed, obs_dim, action_dim)
@@ -215,35 +219,62 @@ def train(cfg: SACTrainConfig, imitation: OffPolicyImitation | None = None) -> d
             norm = norm_update(norm, transition.obs)
         return buffer_add(buffer, transition), norm
 
-    # one packed float32 array per env step ([K, N, D], see pack_transitions) is a single host->device copy;
-    # five separate arrays cost five transfers plus eager reshapes, the larger part of the per-step overhead on 2 cores
+    # the random-action phase: one packed float32 array per env step ([K, N, D], see pack_transitions)
     add_only = jax.jit(jax.vmap(add_one), donate_argnums=(0,))
-    metric_names = METRIC_NAMES + (imitation.metric_names if imitation else ())
 
-    def train_one(state, buffer, norm, key, metrics_sum, aux, next_obs):
-        """Run the updates on the buffer, accumulate metrics, act on ``next_obs [N, obs_dim]``.
+    def learn_one(state, buffer, norm, key, metrics_sum, aux, packed):
+        """One env step's learning for one seed: add the new transitions ``packed [N, D]``, run the updates.
 
-        The state, key and metric sums are donated and carried. The buffer is only read here: adding to it
-        is a separate donated call (``add_only``), because XLA copies a 170 MB buffer that is both updated and
-        read inside the update loop.
+        The updates (and ``aux_update``) sample a view of the buffer in which the new transitions count as
+        added (``with_pending``); the real write comes last and depends on the updates' results. Ordered
+        so, the 170 MB buffer is updated in place; a write that a pending read could still see makes XLA
+        copy the whole buffer every step (25-85 ms on 2 cores).
         """
-        key, k_aux, k_update, k_act = jax.random.split(key, 4)
+        new = unpack_transitions(packed, obs_dim, action_dim)
+        if norm is not None:
+            norm = norm_update(norm, new.obs)
+        view = with_pending(buffer, new)
+        key, k_aux, k_update = jax.random.split(key, 3)
         reward_fn = None
         if imitation is not None:
-            aux, aux_metrics = imitation.aux_update(aux, norm, buffer, k_aux, state.actor_params)
+            aux, aux_metrics = imitation.aux_update(aux, norm, view, k_aux, state.actor_params)
             reward_fn = functools.partial(imitation.reward_fn, aux, norm)
-        state, metrics = sac.update_from_buffer(scfg, state, buffer, k_update, n_updates, norm, reward_fn)
+        state, metrics = sac.update_from_buffer(scfg, state, view, k_update, n_updates, norm, reward_fn)
         if imitation is not None:
             metrics = dict(metrics, **aux_metrics)
+        after_reads = jax.lax.optimization_barrier(sum(jnp.sum(v) for v in jax.tree_util.tree_leaves(metrics)) * 0.0)
+        buffer = buffer_add(buffer, jax.tree_util.tree_map(lambda x: x + after_reads.astype(x.dtype), new))
         metrics_sum = jax.tree_util.tree_map(jnp.add, metrics_sum, metrics)
-        action = sac.act(scfg, state.actor_params, norm_apply(norm, next_obs), k_act, deterministic=False)
-        return state, norm, key, metrics_sum, aux, action
+        return state, buffer, norm, key, metrics_sum, aux
 
-    train_step = jax.jit(jax.vmap(train_one), donate_argnums=(0, 3, 4, 5))
-    # stochastic action; used for the first learner step (e.g. right after a resume)
-    act_fn = jax.jit(jax.vmap(lambda p, n, o, k: sac.act(scfg, p, norm_apply(n, o), k, deterministic=False)))
+    packed_spec = jax.ShapeDtypeStruct((K, N, 2 * obs_dim + action_dim + 2), jnp.float32)
+    obs_spec = jax.ShapeDtypeStruct((K, N, obs_dim), jnp.float32)
+    host = {"obs": None, "train_returns": [[] for _ in seeds]}  # env-side state the callback updates
+
+    def host_env_step(action):
+        """Runs on the host inside the compiled loop: step the envs, return (packed transitions, next obs)."""
+        action = np.asarray(action).reshape(K * N, action_dim)
+        res = env.step(action)
+        packed = pack_transitions(host["obs"], action, res.reward, res.final_obs, res.terminated).reshape(K, N, -1)
+        for i, r in zip(np.flatnonzero(res.terminated | res.truncated), res.finished_returns, strict=True):
+            host["train_returns"][i // N].append(r)
+        host["obs"] = res.obs
+        return packed, np.asarray(res.obs, np.float32).reshape(K, N, obs_dim)
+
+    def env_step_and_learn(carry):
+        state, buffer, norm, key, metrics_sum, aux, obs = carry
+        key, k_act = split_seed_keys(key, 2)
+        action = jax.vmap(lambda p, n, o, k: sac.act(scfg, p, norm_apply(n, o), k, deterministic=False))(state.actor_params, norm, obs, k_act)
+        packed, next_obs = io_callback(host_env_step, (packed_spec, obs_spec), action)
+        state, buffer, norm, key, metrics_sum, aux = jax.vmap(learn_one)(state, buffer, norm, key, metrics_sum, aux, packed)
+        return state, buffer, norm, key, metrics_sum, aux, next_obs
+
+    # a chunk of env steps (up to the next log / eval / checkpoint) is one compiled loop: the env is stepped
+    # from inside it through io_callback, so there is no per-step dispatch, transfer or Python overhead
+    run_chunk = jax.jit(
+        lambda carry, n: jax.lax.fori_loop(0, n, lambda _, c: env_step_and_learn(c), carry), donate_argnums=(0,)
+    )
     act_det = jax.jit(jax.vmap(lambda p, n, o: sac.act(scfg, p, norm_apply(n, o), jax.random.PRNGKey(0), True)))
-    per_seed = lambda x: np.asarray(x).reshape(K, N, *x.shape[1:])  # [K*N, ...] -> [K, N, ...] (NumPy: jit copies it in)
 
     curve = {"path": run_dir / "curve.png", "seeds": seeds, "title": f"{algo.upper()} on {cfg.env_id}", "reference_lines": refs}
     bests = [BestPolicy(d, step if cfg.resume else None) for d in dirs]
@@ -275,38 +306,38 @@ def train(cfg: SACTrainConfig, imitation: OffPolicyImitation | None = None) -> d
                     old.unlink()
 
     # --- the loop ---------------------------------------------------------------------------------------
-    obs = env.reset(seeds=[s + step + i for s in seeds for i in range(N)])  # seed k's block as a single run resets it
-    action = None
+    def at_event(at: int) -> bool:
+        return (
+            at >= cfg.total_steps
+            or at % cfg.log_every < N
+            or bool(cfg.eval_every and at % cfg.eval_every < N)
+            or bool(cfg.checkpoint_every and at % cfg.checkpoint_every < N)
+        )
+
+    host["obs"] = env.reset(seeds=[s + step + i for s in seeds for i in range(N)])  # seed k's block as a single run resets it
     metrics_acc, n_acc = None, 0
-    train_returns = [[] for _ in seeds]
     last_eval = [lg.eval_history[-1]["mean_return"] if lg.eval_history else float("nan") for lg in loggers]
     bar = progress_bar(K * cfg.total_steps, initial=K * step, desc=f"{algo.upper()} {cfg.env_id}" + (f" x{K} seeds" if K > 1 else ""))
     t_phase, steps_phase = time.time(), 0
     try:
         while step < cfg.total_steps:
-            if step < cfg.learning_starts or action is None:
-                if step < cfg.learning_starts:
-                    action = np.concatenate([rng.uniform(-1.0, 1.0, size=(N, action_dim)).astype(np.float32) for rng in np_rngs])
-                else:
-                    key, k = split_seed_keys(key, 2)
-                    action = act_fn(state.actor_params, norm, per_seed(obs), k)
-            action = np.asarray(action).reshape(K * N, action_dim)
-            res = env.step(action)
-            packed = pack_transitions(obs, action, res.reward, res.final_obs, res.terminated).reshape(K, N, -1)
-            step += N
-            steps_phase += N
-            for i, r in zip(np.flatnonzero(res.terminated | res.truncated), res.finished_returns, strict=True):
-                train_returns[i // N].append(r)
-            buffer, norm = add_only(buffer, packed, norm)
-            if step < cfg.learning_starts:
-                action = None
-            else:
+            if step < cfg.learning_starts:  # uniform random actions, one step at a time
+                action = np.concatenate([rng.uniform(-1.0, 1.0, size=(N, action_dim)).astype(np.float32) for rng in np_rngs])
+                packed, _ = host_env_step(action)
+                buffer, norm = add_only(buffer, packed, norm)
+                n_iter = 1
+            else:  # policy actions and learning: env steps up to the next event in one compiled call
+                n_iter = 1
+                while not at_event(step + n_iter * N):
+                    n_iter += 1
                 if metrics_acc is None:
                     metrics_acc = {name: jnp.zeros((K,), jnp.float32) for name in metric_names}
-                state, norm, key, metrics_acc, aux, action = train_step(state, buffer, norm, key, metrics_acc, aux, res.obs.reshape(K, N, -1))
-                n_acc += 1
-            obs = res.obs
-            bar.update(K * N)
+                obs = np.asarray(host["obs"], np.float32).reshape(K, N, obs_dim)
+                state, buffer, norm, key, metrics_acc, aux, _ = run_chunk((state, buffer, norm, key, metrics_acc, aux, obs), n_iter)
+                n_acc += n_iter
+            step += n_iter * N
+            steps_phase += n_iter * N
+            bar.update(K * N * n_iter)
 
             if step % cfg.log_every < N and metrics_acc is not None:
                 sums = jax.device_get(metrics_acc)
@@ -315,10 +346,11 @@ def train(cfg: SACTrainConfig, imitation: OffPolicyImitation | None = None) -> d
                     row = {name: float(v[k]) / n_acc for name, v in sums.items()}
                     check_finite(row, step, dirs[k])
                     row["steps_per_s"] = sps
-                    if train_returns[k]:
-                        row["train_return"] = float(np.mean(train_returns[k]))
+                    if host["train_returns"][k]:
+                        row["train_return"] = float(np.mean(host["train_returns"][k]))
                     loggers[k].log_metrics(step, row)
-                metrics_acc, n_acc, train_returns = None, 0, [[] for _ in seeds]
+                metrics_acc, n_acc = None, 0
+                host["train_returns"] = [[] for _ in seeds]
                 t_phase, steps_phase = time.time(), 0
                 bar.set_postfix(eval_return=f"{np.mean(last_eval):,.0f}", sps=f"{K * sps:.0f}", refresh=False)
             if cfg.eval_every and step % cfg.eval_every < N and step < cfg.total_steps:
