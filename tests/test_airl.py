@@ -211,6 +211,21 @@ def test_tiny_airl_run_with_transfer_and_clear_errors(pendulum_demos, tmp_path, 
     # resume after both stages are done: the AIRL stage is not rerun
     again = run_script("airl.py", *common, *stage1, "--transfer-steps", "0", "--resume")
     assert again.returncode == 0 and "AIRL stage of" in again.stdout, again.stderr[-2000:]
+    # --reward-from: only the transfer, on the reward stage 1 left in run_dir (as the shipped rewards are used)
+    transfer = ["--transfer-steps", "400", "--learning-starts", "200", "--sac.hidden", "32", "32", "--eval-every", "0"]
+    only = run_script("airl.py", *common, *transfer, "--reward-from", run_dir, "--run-dir", tmp_path / "only", timeout=600)
+    assert only.returncode == 0, only.stderr[-3000:]
+    s_only = json.loads(only.stdout.strip().splitlines()[-1])
+    assert s_only["reward_from"] == str(run_dir) and s_only["stage1"]["env_steps"] == 2048 and s_only["transfer_env_steps"] == 400
+    assert "env_steps" not in s_only and (tmp_path / "only" / "transfer" / "policy.msgpack").is_file()
+    assert not (tmp_path / "only" / "reward.msgpack").exists()  # no AIRL stage ran there
+    for bad, msg in (
+        (["--reward-from", tmp_path / "nowhere"], "no learned reward for seed 0"),
+        (["--reward-from", run_dir, "--seed", "5"], "with seed 0, not Pendulum-v1 with seed 5"),
+        (["--reward-from", run_dir, "--transfer-steps", "0"], "--reward-from runs only the reward transfer"),
+    ):
+        res = run_script("airl.py", *common, *transfer, *bad, "--run-dir", tmp_path / "bad-transfer", timeout=300)
+        assert res.returncode == 2 and msg in res.stderr and "Traceback" not in res.stderr, res.stderr[-2000:]
     bad_args = (
         (["--learner", "sac"], "SAC already adds its own entropy term"),  # common has --disc.reward airl
         (["--disc.gamma", "0.9"], "must equal --ppo.gamma"),

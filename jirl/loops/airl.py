@@ -55,6 +55,11 @@ class AIRLTrainConfig(GAILTrainConfig):
     the learned potential-based shaping gamma h(s') - h(s), which leaves the optimal policy unchanged (Ng et
     al. 1999) but may guide a fresh agent better. Both standardized by g's mean/std on the demonstrations.
     The agent goes to run_dir/transfer (g) or run_dir/transfer-f (f)."""
+    reward_from: str | None = None
+    """Skip the AIRL stage and run only the transfer on rewards learned before: a folder with reward.msgpack
+    (one seed) or seed-<S>/reward.msgpack for each of the seeds (--num-seeds > 1), as an AIRL run folder holds
+    them. Each file must have been learned with the same --env-id and seed. Its airl-summary.json, if present,
+    goes into the summary under "stage1"."""
 
 
 def log_pi_fn(pcfg: ppo.PPOConfig):
@@ -219,14 +224,34 @@ def stage1_dirs(cfg: AIRLTrainConfig, run_dir: Path) -> dict[int, Path]:
     return dict(zip(seeds, seed_run_dirs(run_dir, seeds), strict=True))
 
 
+def check_reward_dir(cfg: AIRLTrainConfig, reward_dir: Path) -> None:
+    """One-line errors, before anything is written, for a ``--reward-from`` folder that lacks a seed's reward
+    file or holds one learned on another env or seed."""
+    from jirl.loops.rollout import env_dims
+
+    for seed, d in stage1_dirs(cfg, reward_dir).items():
+        path = d / REWARD_FILE
+        if not path.is_file():
+            layout = "seed-<S>/reward.msgpack per seed" if cfg.num_seeds > 1 else "reward.msgpack"
+            raise UserError(f"--reward-from {reward_dir}: no learned reward for seed {seed} ({path}); fix: give a folder with {layout} for seeds {cfg.seed}..{cfg.seed + cfg.num_seeds - 1}")
+        _, meta = load_reward(path, cfg.disc, *env_dims(cfg.env_id), cfg.normalize_obs)
+        check_reward_meta(cfg, path, meta, seed)
+
+
+def check_reward_meta(cfg: AIRLTrainConfig, path: Path, meta: dict, seed: int) -> None:
+    if meta.get("env_id", cfg.env_id) != cfg.env_id or meta.get("seed", seed) != seed:
+        raise UserError(f"{path} was learned on {meta.get('env_id')} with seed {meta.get('seed')}, not {cfg.env_id} with seed {seed}; fix: match --env-id and --seed")
+
+
 def transfer_aux(cfg: AIRLTrainConfig, run_dir: Path, obs_dim: int, action_dim: int):
     """``make_aux(seed)`` of the transfer run: agent ``S + 100`` gets seed ``S``'s frozen reward (g's
-    parameters, its observation statistics, and the mean/std that standardize it)."""
+    parameters, its observation statistics, and the mean/std that standardize it), read from ``run_dir``."""
     dirs = stage1_dirs(cfg, run_dir)
 
     def make_aux(seed: int) -> dict:
         path = dirs[seed - 100] / REWARD_FILE
         frozen, meta = load_reward(path, cfg.disc, obs_dim, action_dim, cfg.normalize_obs)
+        check_reward_meta(cfg, path, meta, seed - 100)
         if cfg.transfer_reward == "g":
             frozen = {k: v for k, v in frozen.items() if k != "h"}
         elif frozen["h"] is None:
@@ -254,14 +279,15 @@ def transfer_reward_fn(cfg: AIRLTrainConfig):
     return reward_fn
 
 
-def run_transfer(cfg: AIRLTrainConfig, run_dir: Path, resume: bool) -> dict:
+def run_transfer(cfg: AIRLTrainConfig, run_dir: Path, resume: bool, reward_dir: Path | None = None) -> dict:
     """Stage 2: SAC from scratch on each seed's frozen, standardized g (seed S's agent has seed S + 100; K seeds
-    train as one vmapped SAC run in ``run_dir/transfer``); evaluated on the true env reward."""
+    train as one vmapped SAC run in ``run_dir/transfer``); evaluated on the true env reward. The rewards come
+    from ``reward_dir`` (default: ``run_dir``, where stage 1 wrote them)."""
     from jirl.loops.rollout import env_dims
     from jirl.loops.sac import OffPolicyImitation
     from jirl.loops.sac import train as sac_train
 
-    make_aux = transfer_aux(cfg, run_dir, *env_dims(cfg.env_id))
+    make_aux = transfer_aux(cfg, reward_dir or run_dir, *env_dims(cfg.env_id))
 
     reward_fn = transfer_reward_fn(cfg)
 
@@ -298,6 +324,17 @@ def train(cfg: AIRLTrainConfig) -> dict:
         )
     run_dir = Path(cfg.run_dir or str(Path("runs") / f"airl-{cfg.env_id}-s{cfg.seed}" + (f"-x{cfg.num_seeds}" if cfg.num_seeds > 1 else "")))
     stage1_file = run_dir / STAGE1_SUMMARY
+    if cfg.reward_from is not None:
+        reward_dir = Path(cfg.reward_from)
+        if not cfg.transfer_steps:
+            raise UserError("--reward-from runs only the reward transfer: give --transfer-steps > 0")
+        check_reward_dir(cfg, reward_dir)
+        summary = {"reward_from": str(reward_dir)}
+        if (reward_dir / STAGE1_SUMMARY).is_file():
+            summary["stage1"] = json.loads((reward_dir / STAGE1_SUMMARY).read_text())
+        run_dir.mkdir(parents=True, exist_ok=True)
+        t = run_transfer(cfg, run_dir, cfg.resume, reward_dir)
+        return {**summary, **transfer_summary(t)}
     if cfg.resume and stage1_file.is_file() and all((d / REWARD_FILE).is_file() for d in stage1_dirs(cfg, run_dir).values()):
         summary = json.loads(stage1_file.read_text())
         print(f"AIRL stage of {run_dir} is complete; continuing with the reward transfer", flush=True)
@@ -305,8 +342,12 @@ def train(cfg: AIRLTrainConfig) -> dict:
         summary = run_airl(dataclasses.replace(cfg, run_dir=str(run_dir)), run_dir)
         atomic_write_bytes(stage1_file, json.dumps(summary, indent=2).encode())
     if cfg.transfer_steps:
-        t = run_transfer(cfg, run_dir, cfg.resume)
-        heads = ("mean_return", "std_return", "normalized_score", "best_policy_fresh_mean_return", "best_policy_fresh_normalized_score")
-        keep = lambda k: k in ("env_steps", "wall_s", "run_dir", "policy", "steps_per_s") or k.removesuffix("_std_over_seeds").removesuffix("_per_seed") in heads
-        summary.update({f"transfer_{k}": v for k, v in t.items() if keep(k)})
+        summary.update(transfer_summary(run_transfer(cfg, run_dir, cfg.resume)))
     return summary
+
+
+def transfer_summary(t: dict) -> dict:
+    """The transfer run's headline figures, prefixed ``transfer_``."""
+    heads = ("mean_return", "std_return", "normalized_score", "best_policy_fresh_mean_return", "best_policy_fresh_normalized_score")
+    keep = lambda k: k in ("env_steps", "wall_s", "run_dir", "policy", "steps_per_s") or k.removesuffix("_std_over_seeds").removesuffix("_per_seed") in heads
+    return {f"transfer_{k}": v for k, v in t.items() if keep(k)}
