@@ -171,3 +171,48 @@ def test_packed_transitions_unpack_to_the_same_buffer_contents():
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     with np.testing.assert_raises(AssertionError):  # a wrong width is caught, not silently mis-sliced
         unpack_transitions(jnp.asarray(packed), obs_dim + 1, act_dim)
+
+
+def _buffer_copies(hlo: str, capacity: int) -> list[str]:
+    """Lines of compiled HLO that copy an array with a ``capacity``-long axis (a whole replay-buffer field)."""
+    return [line.strip() for line in hlo.splitlines() if " copy(" in line and f"{capacity}," in line.split(" copy(")[0]]
+
+
+def test_in_graph_learning_loop_writes_the_replay_buffer_in_place():
+    """The SAC loop's compiled chunk (a fori_loop of learn steps over a donated buffer) must not copy the buffer:
+    sampling a pending view, then writing after the reads, keeps the write in place. The naive program (sample
+    the old contents, write the new rows, nothing ordering the two) is compiled too, as a control that the
+    check sees a copy when there is one."""
+    from jirl.loops.sac import _example_transition, make_learn_step
+
+    capacity, n_updates, k_seeds = 12_345, 2, 1
+    state = jax.vmap(lambda k: sac.init(CFG, k, OBS, ACT))(jax.random.split(jax.random.PRNGKey(0), k_seeds))
+    buffer = jax.vmap(lambda _: buffer_init(_example_transition(OBS, ACT), capacity))(jnp.arange(k_seeds))
+    metrics = {name: jnp.zeros((k_seeds,)) for name in ("critic_loss", "actor_loss", "alpha_loss", "alpha", "entropy", "q_mean")}
+    key = jax.random.split(jax.random.PRNGKey(1), k_seeds)
+    packed = jnp.ones((k_seeds, 1, 2 * OBS + ACT + 2), jnp.float32)
+    learn_one = make_learn_step(CFG, None, n_updates, OBS, ACT)
+
+    def chunk(carry, n):
+        def body(_, c):
+            s, b, k, m = c
+            s, b, _, k, m, _ = jax.vmap(learn_one)(s, b, None, k, m, None, packed)
+            return s, b, k, m
+
+        return jax.lax.fori_loop(0, n, body, carry)
+
+    hlo = jax.jit(chunk, donate_argnums=(0,)).lower((state, buffer, key, metrics), 5).compile().as_text()
+    assert _buffer_copies(hlo, capacity) == []
+
+    def naive_learn(s, b, k, m):
+        from jirl.loops.sac import unpack_transitions
+
+        s, met = sac.update_from_buffer(CFG, s, b, k, n_updates)  # reads the old contents ...
+        b = buffer_add(b, unpack_transitions(packed[0], OBS, ACT))  # ... and writes with nothing ordering the two
+        return s, b, k, jax.tree_util.tree_map(jnp.add, m, met)
+
+    def naive_chunk(carry, n):
+        return jax.lax.fori_loop(0, n, lambda _, c: jax.vmap(naive_learn)(*c), carry)
+
+    naive_hlo = jax.jit(naive_chunk, donate_argnums=(0,)).lower((state, buffer, key, metrics), 5).compile().as_text()
+    assert _buffer_copies(naive_hlo, capacity), "control: the naive order should copy the buffer"

@@ -160,6 +160,37 @@ class OffPolicyImitation:
     config: Any = None
 
 
+def make_learn_step(scfg: sac.SACConfig, imitation: "OffPolicyImitation | None", n_updates: int, obs_dim: int, action_dim: int):
+    """``learn_one(state, buffer, norm, key, metrics_sum, aux, packed) -> (state, buffer, norm, key, metrics_sum, aux)``:
+    one env step's learning for one seed: add the new transitions ``packed [N, D]``, run the updates.
+
+    The updates (and ``aux_update``) sample a view of the buffer in which the new transitions count as
+    added (``with_pending``); the real write comes last and depends on the updates' results. Ordered so,
+    the 170 MB buffer is updated in place; a write that a pending read could still see makes XLA copy the
+    whole buffer every step (25-85 ms on 2 cores; ``tests/test_sac.py`` checks the compiled program).
+    """
+
+    def learn_one(state, buffer, norm, key, metrics_sum, aux, packed):
+        new = unpack_transitions(packed, obs_dim, action_dim)
+        if norm is not None:
+            norm = norm_update(norm, new.obs)
+        view = with_pending(buffer, new)
+        key, k_aux, k_update = jax.random.split(key, 3)
+        reward_fn = None
+        if imitation is not None:
+            aux, aux_metrics = imitation.aux_update(aux, norm, view, k_aux, state.actor_params)
+            reward_fn = functools.partial(imitation.reward_fn, aux, norm)
+        state, metrics = sac.update_from_buffer(scfg, state, view, k_update, n_updates, norm, reward_fn)
+        if imitation is not None:
+            metrics = dict(metrics, **aux_metrics)
+        after_reads = jax.lax.optimization_barrier(sum(jnp.sum(v) for v in jax.tree_util.tree_leaves(metrics)) * 0.0)
+        buffer = buffer_add(buffer, jax.tree_util.tree_map(lambda x: x + after_reads.astype(x.dtype), new))
+        metrics_sum = jax.tree_util.tree_map(jnp.add, metrics_sum, metrics)
+        return state, buffer, norm, key, metrics_sum, aux
+
+    return learn_one
+
+
 def train(cfg: SACTrainConfig, imitation: OffPolicyImitation | None = None) -> dict:
     """Train; returns the summary dict that the script prints as its final JSON line.
 
@@ -222,30 +253,7 @@ def train(cfg: SACTrainConfig, imitation: OffPolicyImitation | None = None) -> d
     # the random-action phase: one packed float32 array per env step ([K, N, D], see pack_transitions)
     add_only = jax.jit(jax.vmap(add_one), donate_argnums=(0,))
 
-    def learn_one(state, buffer, norm, key, metrics_sum, aux, packed):
-        """One env step's learning for one seed: add the new transitions ``packed [N, D]``, run the updates.
-
-        The updates (and ``aux_update``) sample a view of the buffer in which the new transitions count as
-        added (``with_pending``); the real write comes last and depends on the updates' results. Ordered
-        so, the 170 MB buffer is updated in place; a write that a pending read could still see makes XLA
-        copy the whole buffer every step (25-85 ms on 2 cores).
-        """
-        new = unpack_transitions(packed, obs_dim, action_dim)
-        if norm is not None:
-            norm = norm_update(norm, new.obs)
-        view = with_pending(buffer, new)
-        key, k_aux, k_update = jax.random.split(key, 3)
-        reward_fn = None
-        if imitation is not None:
-            aux, aux_metrics = imitation.aux_update(aux, norm, view, k_aux, state.actor_params)
-            reward_fn = functools.partial(imitation.reward_fn, aux, norm)
-        state, metrics = sac.update_from_buffer(scfg, state, view, k_update, n_updates, norm, reward_fn)
-        if imitation is not None:
-            metrics = dict(metrics, **aux_metrics)
-        after_reads = jax.lax.optimization_barrier(sum(jnp.sum(v) for v in jax.tree_util.tree_leaves(metrics)) * 0.0)
-        buffer = buffer_add(buffer, jax.tree_util.tree_map(lambda x: x + after_reads.astype(x.dtype), new))
-        metrics_sum = jax.tree_util.tree_map(jnp.add, metrics_sum, metrics)
-        return state, buffer, norm, key, metrics_sum, aux
+    learn_one = make_learn_step(scfg, imitation, n_updates, obs_dim, action_dim)
 
     packed_spec = jax.ShapeDtypeStruct((K, N, 2 * obs_dim + action_dim + 2), jnp.float32)
     obs_spec = jax.ShapeDtypeStruct((K, N, obs_dim), jnp.float32)
