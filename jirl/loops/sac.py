@@ -326,7 +326,7 @@ def train(cfg: SACTrainConfig, imitation: OffPolicyImitation | None = None) -> d
         )
 
     host["obs"] = env.reset(seeds=[s + step + i for s in seeds for i in range(N)])  # seed k's block as a single run resets it
-    metrics_acc, n_acc = None, 0
+    metrics_acc, n_acc, obs = None, 0, None
     last_eval = [lg.eval_history[-1]["mean_return"] if lg.eval_history else float("nan") for lg in loggers]
     bar = progress_bar(K * cfg.total_steps, initial=K * step, desc=f"{algo.upper()} {cfg.env_id}" + (f" x{K} seeds" if K > 1 else ""))
     t_phase, steps_phase = time.time(), 0
@@ -343,8 +343,10 @@ def train(cfg: SACTrainConfig, imitation: OffPolicyImitation | None = None) -> d
                     n_iter += 1
                 if metrics_acc is None:
                     metrics_acc = {name: jnp.zeros((K,), jnp.float32) for name in metric_names}
-                obs = np.asarray(host["obs"], np.float32).reshape(K, N, obs_dim)
-                state, buffer, norm, key, metrics_acc, aux, _ = run_chunk((state, buffer, norm, key, metrics_acc, aux, obs), n_iter)
+                if obs is None:  # first chunk after the random phase: the env's current observation
+                    obs = np.asarray(host["obs"], np.float32).reshape(K, N, obs_dim)
+                # the next chunk starts from this one's last observation (an output: right under async dispatch)
+                state, buffer, norm, key, metrics_acc, aux, obs = run_chunk((state, buffer, norm, key, metrics_acc, aux, obs), n_iter)
                 n_acc += n_iter
             step += n_iter * N
             steps_phase += n_iter * N
