@@ -321,3 +321,22 @@ def test_sac_log_prob_of_given_actions_matches_sampling():
     np.testing.assert_allclose(np.asarray(sac.log_prob(scfg, params, obs, action))[inside], np.asarray(log_prob)[inside], rtol=1e-3, atol=1e-3)
     # an action on the bound gets a finite (clipped) density rather than -inf or nan
     assert np.all(np.isfinite(np.asarray(sac.log_prob(scfg, params, obs, jnp.ones((64, 2))))))
+
+
+def test_shipped_airl_rewards_load_for_their_seeds():
+    """The learned HalfCheetah rewards shipped for --reward-from: one file per seed 0-2, each readable with the
+    default AIRL config and labelled with its env and seed (so a transfer agent gets the right one)."""
+    from pathlib import Path
+
+    import jirl
+    from jirl.loops.airl import AIRLTrainConfig, check_reward_dir, stage1_dirs
+
+    shipped = Path(jirl.__file__).parent / "experts" / "HalfCheetah-v5" / "airl-rewards"
+    cfg = AIRLTrainConfig(num_seeds=3)
+    check_reward_dir(cfg, shipped)  # raises a UserError on a missing file or a wrong env / seed label
+    for seed, d in stage1_dirs(cfg, shipped).items():
+        tree, meta = airl_loop.load_reward(d / "reward.msgpack", cfg.disc, 17, 6, True)
+        assert meta["seed"] == seed and meta["env_id"] == "HalfCheetah-v5" and meta["reward_std"] > 0
+        assert tree["h"] is not None and np.all(np.isfinite(np.asarray(jax.tree_util.tree_leaves(tree["g"])[0])))
+    stage1 = json.loads((shipped / "airl-summary.json").read_text())
+    assert stage1["seeds"] == [0, 1, 2] and min(stage1["normalized_score_per_seed"]) > 0.9
