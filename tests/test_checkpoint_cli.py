@@ -1,5 +1,6 @@
 """Checkpoints, resume of a killed run, and the scripts' behaviour on user mistakes."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -106,6 +107,10 @@ def test_killed_sac_run_resumes(tmp_path, run_script):
         ("compare.py", ["--num-demos", "0", "--out-dir", "{tmp}/c"], "--num-demos needs one or more counts >= 1"),
         ("evaluate.py", ["--policy", "random", "--env", "Pendulum-v1", "--watch-obs", "3"], "--watch-obs must be an observation index"),
         ("compare.py", ["--env-id", "Hopper-v5", "--out-dir", "{tmp}/c"], "no expert/random reference returns"),
+        # algorithm settings out of range: checked before anything is written (a zero minibatch once divided by zero)
+        ("ppo.py", ["--ppo.num-steps", "0", "--run-dir", "{tmp}/r"], "--ppo.num-steps must be >= 1, got 0"),
+        ("sac.py", ["--sac.gamma", "1.5", "--run-dir", "{tmp}/r"], "--sac.gamma must be in (0, 1], got 1.5"),
+        ("gail.py", ["--disc.batch-size", "0", "--run-dir", "{tmp}/r"], "--disc.batch-size must be >= 1, got 0"),
     ],
 )
 def test_user_mistakes_give_one_line_and_exit_2(tmp_path, run_script, script, args, pattern):
@@ -117,6 +122,27 @@ def test_user_mistakes_give_one_line_and_exit_2(tmp_path, run_script, script, ar
     err_lines = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert len(err_lines) == 1 and pattern in err_lines[0], out.stderr
     assert (tmp_path / "exists.npz").read_bytes() == b"keep me"  # nothing lost
+    assert not (tmp_path / "r").exists()  # no run folder for a rejected run
+
+
+def test_check_ranges_names_the_flag_and_rejects_nan():
+    from jirl.algorithms import ppo
+    from jirl.loops.common import UserError, check_ranges
+    from jirl.loops.ppo import PPO_RANGES
+    from jirl.loops.sac import SAC_RANGES
+
+    check_ranges("ppo", ppo.PPOConfig(), PPO_RANGES)  # the defaults pass
+    check_ranges("ppo", ppo.PPOConfig(gamma=1.0, gae_lambda=0.0, vf_coef=0.0, hidden=()), PPO_RANGES)  # the closed ends pass
+    for bad, message in [
+        (dict(minibatch_size=0), "--ppo.minibatch-size must be >= 1, got 0"),
+        (dict(gamma=float("nan")), "--ppo.gamma must be in (0, 1], got nan"),
+        (dict(gae_lambda=1.01), "--ppo.gae-lambda must be in [0, 1], got 1.01"),
+        (dict(hidden=(64, 0)), "--ppo.hidden must be layer widths >= 1, got 64 0"),
+    ]:
+        with pytest.raises(UserError) as e:
+            check_ranges("ppo", ppo.PPOConfig(**bad), PPO_RANGES)
+        assert str(e.value) == message
+    assert set(SAC_RANGES) <= {f.name for f in dataclasses.fields(sac.SACConfig)}
 
 
 def test_best_policy_is_kept_and_reevaluated_on_fresh_episodes(tmp_path):

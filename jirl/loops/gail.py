@@ -16,7 +16,7 @@ from jirl.algorithms import bc, gail, ppo, sac
 from jirl.buffers import buffer_sample
 from jirl.data import DemoError, load_demonstrations
 from jirl.envs.normalize import norm_apply, norm_init, norm_update
-from jirl.loops.common import UserError, stack_trees
+from jirl.loops.common import UserError, check_ranges, stack_trees
 from jirl.loops.ppo import Rollout, run_onpolicy
 from jirl.references import EXPERTS_DIR, reference_lines
 
@@ -184,6 +184,7 @@ def resolve_disc(cfg: GAILTrainConfig, noise_default: float):
         dcfg = dataclasses.replace(dcfg, input_noise=noise_default)
     if dcfg.input_noise < 0:
         raise UserError(f"--disc.input-noise must be >= 0, got {dcfg.input_noise}")
+    check_ranges("disc", dcfg, {"learning_rate": ">0", "batch_size": ">=1", "grad_penalty": ">=0", "entropy_bonus": ">=0"})
     return dcfg
 
 

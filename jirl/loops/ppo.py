@@ -28,6 +28,7 @@ from jirl.loops.common import (
     BestPolicy,
     UserError,
     check_finite,
+    check_ranges,
     config_to_dict,
     finish_seed_summary,
     init_per_seed,
@@ -103,6 +104,12 @@ class Rollout:
     final_obs: jax.Array
     log_prob: jax.Array | None = None
     value: jax.Array | None = None
+
+
+PPO_RANGES = {
+    "hidden": "sizes", "learning_rate": ">0", "num_steps": ">=1", "epochs": ">=1", "minibatch_size": ">=1", "gamma": "(0,1]",
+    "gae_lambda": "[0,1]", "clip_eps": ">0", "vf_coef": ">=0", "max_grad_norm": ">0",
+}
 
 
 def rollout_sizes(cfg: PPOTrainConfig) -> tuple[int, int, int]:
@@ -330,6 +337,7 @@ def run_onpolicy(cfg, algo: str, make_aux=None, relabel=None, reference_lines: d
     for name in ("total_steps", "num_envs", "eval_episodes", "num_seeds"):
         if getattr(cfg, name, 1) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(cfg, name)}")
+    check_ranges("ppo", pcfg, PPO_RANGES)
     per_rollout, num_rollouts, total_updates = rollout_sizes(cfg)
     if per_rollout % pcfg.minibatch_size:
         raise UserError(f"num_envs x ppo.num_steps = {per_rollout} must be a multiple of --ppo.minibatch-size {pcfg.minibatch_size}")

@@ -38,6 +38,7 @@ from jirl.loops.common import (
     BestPolicy,
     UserError,
     check_finite,
+    check_ranges,
     config_to_dict,
     finish_seed_summary,
     init_per_seed,
@@ -138,6 +139,10 @@ def _validate(cfg: SACTrainConfig) -> None:
         raise UserError(f"--learning-starts must be >= 0, got {cfg.learning_starts}")
     if cfg.buffer_size < cfg.num_envs:
         raise UserError("--buffer-size must be at least --num-envs")
+    check_ranges("sac", cfg.sac, SAC_RANGES)
+
+
+SAC_RANGES = {"hidden": "sizes", "num_qs": ">=1", "actor_lr": ">0", "critic_lr": ">0", "alpha_lr": ">0", "gamma": "(0,1]", "tau": "(0,1]", "batch_size": ">=1", "init_alpha": ">0"}
 
 
 @dataclasses.dataclass(frozen=True)
