@@ -111,6 +111,8 @@ def test_killed_sac_run_resumes(tmp_path, run_script):
         ("ppo.py", ["--ppo.num-steps", "0", "--run-dir", "{tmp}/r"], "--ppo.num-steps must be >= 1, got 0"),
         ("sac.py", ["--sac.gamma", "1.5", "--run-dir", "{tmp}/r"], "--sac.gamma must be in (0, 1], got 1.5"),
         ("gail.py", ["--disc.batch-size", "0", "--run-dir", "{tmp}/r"], "--disc.batch-size must be >= 1, got 0"),
+        ("bc.py", ["--bc.batch-size", "0", "--run-dir", "{tmp}/r"], "--bc.batch-size must be >= 1, got 0"),
+        ("seqgan.py", ["--model.batch-size", "0", "--run-dir", "{tmp}/r"], "--model.batch-size must be >= 1, got 0"),
     ],
 )
 def test_user_mistakes_give_one_line_and_exit_2(tmp_path, run_script, script, args, pattern):

@@ -29,7 +29,7 @@ from jirl.buffers import buffer_sample
 from jirl.algorithms.maxent_irl import pearson
 from jirl.envs.normalize import norm_apply, norm_init
 from jirl.fileio import atomic_write_bytes
-from jirl.loops.common import UserError, pytree_from_bytes, pytree_to_bytes, seed_run_dirs
+from jirl.loops.common import UserError, check_ranges, pytree_from_bytes, pytree_to_bytes, seed_run_dirs
 from jirl.loops.gail import DEFAULT_DEMOS, GAILTrainConfig, load_expert, make_bc_init, make_bc_loss, off_policy_config, resolve_disc
 from jirl.loops.ppo import Rollout, run_onpolicy
 from jirl.nets import gaussian_log_prob
@@ -314,6 +314,7 @@ def train(cfg: AIRLTrainConfig) -> dict:
     if not ppo_learner and cfg.disc.reward == "airl":
         raise UserError("--disc.reward airl (f - log pi) is for the ppo learner; SAC already adds its own entropy term: use --disc.reward f")
     dcfg = resolve_disc(cfg, noise_default=cfg.disc.input_noise)
+    check_ranges("disc", dcfg, {"gamma": "(0,1]"})
     # 3M with PPO: the 3-seed curve was still rising at 2M (0.833 +- 0.040) and ended at 0.926 +- 0.019 at 3M (README)
     defaults = dict(total_steps=3_000_000, num_envs=8) if ppo_learner else dict(total_steps=300_000, num_envs=1)
     cfg = dataclasses.replace(cfg, total_steps=cfg.total_steps or defaults["total_steps"], num_envs=cfg.num_envs or defaults["num_envs"], disc=dcfg)

@@ -25,7 +25,7 @@ import numpy as np
 from jirl.algorithms import bc, dagger
 from jirl.envs.normalize import norm_apply, norm_init, norm_update
 from jirl.fileio import atomic_write_bytes, save_figure
-from jirl.loops.common import UserError, config_to_dict, init_per_seed, machine_description
+from jirl.loops.common import UserError, check_ranges, config_to_dict, init_per_seed, machine_description
 from jirl.loops.gail import load_expert
 from jirl.nets import TanhGaussianActor
 from jirl.policy import load_policy, policy_to_bytes
@@ -100,6 +100,7 @@ def check_config(cfg: BCTrainConfig) -> None:
         raise UserError("--num-seeds, --eval-episodes and --num-demos must be >= 1")
     if not cfg.hidden:
         raise UserError("--hidden needs at least one layer size")
+    check_ranges("bc", cfg.bc, {"learning_rate": ">0", "batch_size": ">=1", "max_epochs": ">=1", "patience": ">=1", "val_fraction": "[0,1)", "weight_decay": ">=0"})
     if isinstance(cfg, DAggerTrainConfig):
         if cfg.rounds < 0 or cfg.steps_per_round < 1:
             raise UserError("--rounds must be >= 0 and --steps-per-round >= 1")

@@ -45,6 +45,7 @@ _RANGES = {
     ">=0": (lambda v: v >= 0, "must be >= 0"),
     "(0,1]": (lambda v: 0 < v <= 1, "must be in (0, 1]"),
     "[0,1]": (lambda v: 0 <= v <= 1, "must be in [0, 1]"),
+    "[0,1)": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
     "sizes": (lambda v: all(h >= 1 for h in v), "must be layer widths >= 1"),
 }
 
@@ -52,7 +53,7 @@ _RANGES = {
 def check_ranges(prefix: str, config: Any, rules: dict[str, str]) -> None:
     """Raise a one-line :class:`UserError` for the first field of ``config`` outside its range, naming the
     command-line flag ``--{prefix}.{field}``. ``rules`` maps a field to ``">=1"``, ``">0"``, ``">=0"``,
-    ``"(0,1]"``, ``"[0,1]"`` or ``"sizes"`` (a tuple of layer widths); NaN is outside every range. Without it,
+    ``"(0,1]"``, ``"[0,1]"``, ``"[0,1)"`` or ``"sizes"`` (a tuple of layer widths); NaN is outside every range. Without it,
     e.g. a zero minibatch size divides by zero and a discount above 1 trains until the losses blow up."""
     for name, rule in rules.items():
         value = getattr(config, name)

@@ -31,6 +31,7 @@ from jirl.fileio import atomic_write_bytes, save_figure
 from jirl.loops.common import (
     UserError,
     check_finite,
+    check_ranges,
     config_to_dict,
     load_checkpoint,
     machine_description,
@@ -92,6 +93,12 @@ def check_config(cfg: SeqGANRunConfig) -> None:
         raise UserError("--model.vocab and --model.seq-len must be >= 2 and --model.num-rollouts >= 1")
     if min(cfg.num_train, cfg.num_negatives) < m.batch_size:
         raise UserError(f"--num-train and --num-negatives must be at least --model.batch-size ({m.batch_size})")
+    check_ranges("model", m, {
+        "emb": ">=1", "hidden": ">=1", "batch_size": ">=1", "mle_lr": ">0", "pg_lr": ">0", "max_grad_norm": ">0", "rollout_decay": "[0,1]",
+        "d_emb": ">=1", "d_lr": ">0", "d_dropout": "[0,1)", "d_l2": ">=0",
+    })
+    if not m.d_filters or min(min(w, n) for w, n in m.d_filters) < 1:
+        raise UserError("--model.d-filters needs one or more (width, filters) pairs, all >= 1")
     if max(w for w, _ in m.d_filters) > m.seq_len:
         raise UserError("every --model.d-filters width must be <= --model.seq-len")
 

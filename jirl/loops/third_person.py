@@ -34,7 +34,7 @@ from jirl.algorithms import third_person as tp
 from jirl.buffers import buffer_sample
 from jirl.data import DemoError, load_demonstrations
 from jirl.envs.pixels import EXPERT_CAMERA, LEARNER_VIEWS, render_pairs
-from jirl.loops.common import UserError, read_summary
+from jirl.loops.common import UserError, check_ranges, read_summary
 from jirl.references import EXPERTS_DIR, reference_lines
 
 ENV_ID = "Pendulum-v1"
@@ -97,12 +97,24 @@ def nonexpert_transitions(episodes: int, seed: int) -> tuple[np.ndarray, np.ndar
     return np.concatenate([t["obs"] for t in trajs]), np.concatenate([t["next_obs"] for t in trajs])
 
 
+def check_run_options(cfg: RunOptions) -> None:
+    """One-line errors for out-of-range learner settings, with this script's flag names (``--run.sac.*``)."""
+    from jirl.loops.sac import SAC_RANGES
+
+    check_ranges("run.sac", cfg.sac, SAC_RANGES)
+    check_ranges("run.tp", cfg.tp, {
+        "channels": "sizes", "features": ">=1", "hidden": "sizes", "domain_hidden": "sizes", "domain_confusion": ">=0",
+        "learning_rate": ">0", "batch_size": ">=1", "steps_per_update": ">=1", "grad_penalty": ">=0", "own_state_coef": ">=0",
+    })
+
+
 def train(cfg: RunOptions, setting: str, seed: int, run_dir: str, resume: bool = False) -> dict:
     """Train one (setting, seed) into ``run_dir``; returns its summary."""
     from jirl.loops.sac import OffPolicyImitation, SACTrainConfig
     from jirl.loops.sac import train as sac_train
 
     learner_camera, tcfg = setting_parts(setting, cfg.tp, cfg.view)
+    check_run_options(cfg)
     if cfg.num_demos < 1 or cfg.nonexpert_episodes < 1:
         raise UserError("--run.num-demos and --run.nonexpert-episodes must be >= 1")
     try:
@@ -275,6 +287,7 @@ def bench(cfg: ThirdPersonBenchConfig) -> dict:
         raise UserError("--settings and --seeds must not be empty")
     for setting in cfg.settings:
         setting_parts(setting, cfg.run.tp, cfg.run.view)  # validate before training
+    check_run_options(cfg.run)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if not cfg.table_only:
