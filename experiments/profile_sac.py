@@ -17,7 +17,7 @@ import functools
 import time
 
 from jirl.cli import run
-from jirl.loops.common import machine_description
+from jirl.loops.common import UserError, machine_description
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +45,8 @@ def _time(fn, args, seconds):
 
 
 def profile(cfg: ProfileConfig) -> dict:
+    if not cfg.seconds > 0 or min(cfg.obs_dim, cfg.action_dim) < 1 or cfg.fused < 0:
+        raise UserError("--seconds must be > 0, --obs-dim and --action-dim >= 1, --fused >= 0")
     import jax
     import jax.numpy as jnp
 
