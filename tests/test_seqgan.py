@@ -167,6 +167,9 @@ def test_seqgan_script_tiny_run_and_resume(tmp_path, run_script):
     assert out.returncode == 0, out.stderr[-2000:]
     s = json.loads(out.stdout.strip().splitlines()[-1])
     assert len(s["margin_per_seed"]) == 2 and s["epochs"] == 4
+    phases = s["phase_wall_s"]  # where this process's time went (the ~30-minute budget of the default run)
+    assert set(phases) == {"mle_pretraining", "disc_pretraining", "adversarial_epochs", "evaluations"}
+    assert all(v > 0 for v in phases.values()) and sum(phases.values()) <= s["wall_s"]
     assert np.isclose(s["margin_nats"], s["mle_nll_oracle"] - s["seqgan_nll_oracle"], atol=1e-5)
     assert len(s["disc_logit_corpus_heldout_generated"]) == 3 and np.all(np.isfinite(s["disc_logit_corpus_heldout_generated"]))
     last = json.loads((tmp_path / "curves.jsonl").read_text().splitlines()[-1])

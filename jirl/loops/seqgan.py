@@ -268,8 +268,12 @@ def train(cfg: SeqGANRunConfig) -> dict:
         atomic_write_bytes(run_dir / "config.json", json.dumps(config_to_dict(cfg), indent=2).encode())
     total = cfg.pretrain_epochs + cfg.adv_epochs
 
+    phase_s = {"mle_pretraining": 0.0, "disc_pretraining": 0.0, "adversarial_epochs": 0.0, "evaluations": 0.0}  # this process's wall time
+
     def record(metrics: dict) -> None:
+        t0 = time.time()
         ev = jax.tree_util.tree_map(lambda a: np.asarray(a).tolist(), eval_fn(state, seed_keys(cfg, 1, epoch)))
+        phase_s["evaluations"] += time.time() - t0
         entry = {"epoch": epoch, **ev, **{k: np.asarray(v).tolist() for k, v in metrics.items()}}
         curves.append(entry)
         atomic_write_bytes(run_dir / "curves.jsonl", "".join(json.dumps(c) + "\n" for c in curves).encode())
@@ -280,16 +284,20 @@ def train(cfg: SeqGANRunConfig) -> dict:
         record({})
     while epoch < total:
         if epoch == cfg.pretrain_epochs:  # the split: discriminator pre-training, then the two branches
+            t0 = time.time()
             for r in range(cfg.d_pretrain_rounds):
                 state, _ = dpre_fn(state, seed_keys(cfg, 2, r))
-            state = split_fn(state)
+            state = jax.block_until_ready(split_fn(state))
+            phase_s["disc_pretraining"] += time.time() - t0
+        t0 = time.time()
         if epoch < cfg.pretrain_epochs:
             state, metrics = pre_fn(state, seed_keys(cfg, 3, epoch))
         else:
             state, metrics = adv_fn(state, seed_keys(cfg, 4, epoch))
+        metrics = jax.tree_util.tree_map(np.asarray, metrics)  # waits for the epoch
+        phase_s["mle_pretraining" if epoch < cfg.pretrain_epochs else "adversarial_epochs"] += time.time() - t0
         epoch += 1
         bar.update(1)
-        metrics = jax.tree_util.tree_map(np.asarray, metrics)
         check_finite({k: float(np.max(np.abs(v))) for k, v in metrics.items()}, epoch, run_dir)
         if epoch % cfg.eval_every == 0 or epoch == total or epoch == cfg.pretrain_epochs:
             record(metrics)
@@ -320,6 +328,7 @@ def train(cfg: SeqGANRunConfig) -> dict:
         "num_seeds": K,
         "epochs": total,
         "wall_s": round(time.time() - start, 1),
+        "phase_wall_s": {k: round(v, 1) for k, v in phase_s.items()},
         "machine": machine_description(),
         "run_dir": str(run_dir),
     }
