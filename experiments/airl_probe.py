@@ -34,7 +34,8 @@ class ProbeConfig:
     """Probe the learned reward of an AIRL run."""
 
     run_dir: str
-    """An AIRL run folder with reward.msgpack and config.json (for --num-seeds runs: one seed-<S> folder)."""
+    """An AIRL run folder with reward.msgpack and config.json (for --num-seeds runs: one seed-<S> folder), or a
+    folder of shipped rewards such as jirl/experts/HalfCheetah-v5/airl-rewards/seed-0."""
     episodes: int = 2
     """Episodes of random and of zero actions (each 1,000 steps on HalfCheetah)."""
     demo_episodes: int = 4
@@ -48,10 +49,17 @@ class ProbeConfig:
 
 
 def _run_config(run_dir: Path):
-    """The AIRL run's config from its config.json (a SAC-learner run keeps it under "imitation")."""
+    """The AIRL run's config from its config.json (a SAC-learner run keeps it under "imitation"), or, in a
+    folder of shipped rewards (no config.json), from what the reward file records: env id and discriminator
+    config (the demonstrations are then the env's shipped ones)."""
     from jirl.algorithms import airl
-    from jirl.loops.airl import AIRLTrainConfig
+    from jirl.loops.airl import REWARD_FILE, AIRLTrainConfig, reward_file_meta
 
+    if not (run_dir / "config.json").is_file():
+        meta = reward_file_meta(run_dir / REWARD_FILE)
+        if "disc" not in meta or "env_id" not in meta:
+            raise UserError(f"{run_dir} has no config.json and its {REWARD_FILE} does not record its env and discriminator")
+        return dataclasses.replace(AIRLTrainConfig(), env_id=meta["env_id"], disc=config_from_dict(airl.AIRLConfig, meta["disc"]))
     try:
         raw = json.loads((run_dir / "config.json").read_text())
     except (OSError, ValueError) as e:

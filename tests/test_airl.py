@@ -340,3 +340,20 @@ def test_shipped_airl_rewards_load_for_their_seeds():
         assert tree["h"] is not None and np.all(np.isfinite(np.asarray(jax.tree_util.tree_leaves(tree["g"])[0])))
     stage1 = json.loads((shipped / "airl-summary.json").read_text())
     assert stage1["seeds"] == [0, 1, 2] and min(stage1["normalized_score_per_seed"]) > 0.9
+
+
+def test_probe_reads_a_shipped_reward_folder_without_config(run_script):
+    """airl_probe.py takes its env and discriminator config from the reward file when the folder (a shipped
+    one) has no config.json; the shipped seed-0 g ranks the expert's states above resting ones and rises
+    with forward velocity."""
+    from pathlib import Path
+
+    import jirl
+
+    shipped = Path(jirl.__file__).parent / "experts" / "HalfCheetah-v5" / "airl-rewards" / "seed-0"
+    assert not (shipped / "config.json").exists()
+    res = run_script("airl_probe.py", "--run-dir", shipped, "--episodes", "1", "--demo-episodes", "1", "--velocities", "0", "8")
+    assert res.returncode == 0, res.stderr[-2000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["env_id"] == "HalfCheetah-v5" and out["expert"]["mean_g"] > out["zero_actions"]["mean_g"] + 1.0
+    assert out["expert"]["corr_g_velocity"] > 0.5 and out["velocity_sweep"]["8.0"] > out["velocity_sweep"]["0.0"]

@@ -164,6 +164,16 @@ def save_reward(path: Path, dcfg: airl.AIRLConfig, params, norm, expert_obs, exp
     return scale
 
 
+def reward_file_meta(path: Path) -> dict:
+    """The metadata a reward file records (env id, seed, the discriminator config, g's standardization)."""
+    from flax import serialization
+
+    try:
+        return json.loads(serialization.msgpack_restore(path.read_bytes())["meta"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UserError(f"cannot read the learned reward {path}: {e}") from None
+
+
 def load_reward(path: Path, dcfg: airl.AIRLConfig, obs_dim: int, action_dim: int, normalize_obs: bool):
     """``({"g", "h", "norm"}, meta)`` from a reward file; ``h`` is None in files written before h was saved."""
     params = airl.init(dcfg, jax.random.PRNGKey(0), obs_dim, action_dim).params
