@@ -29,7 +29,7 @@ from jirl.buffers import buffer_sample
 from jirl.algorithms.maxent_irl import pearson
 from jirl.envs.normalize import norm_apply, norm_init
 from jirl.fileio import atomic_write_bytes
-from jirl.loops.common import UserError, check_ranges, pytree_from_bytes, pytree_to_bytes, seed_run_dirs
+from jirl.loops.common import UserError, check_ranges, meta_from_bytes, pytree_from_bytes, pytree_to_bytes, seed_run_dirs
 from jirl.loops.gail import DEFAULT_DEMOS, GAILTrainConfig, load_expert, make_bc_init, make_bc_loss, off_policy_config, resolve_disc
 from jirl.loops.ppo import Rollout, run_onpolicy
 from jirl.nets import gaussian_log_prob
@@ -166,10 +166,8 @@ def save_reward(path: Path, dcfg: airl.AIRLConfig, params, norm, expert_obs, exp
 
 def reward_file_meta(path: Path) -> dict:
     """The metadata a reward file records (env id, seed, the discriminator config, g's standardization)."""
-    from flax import serialization
-
     try:
-        return json.loads(serialization.msgpack_restore(path.read_bytes())["meta"])
+        return meta_from_bytes(path.read_bytes())
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise UserError(f"cannot read the learned reward {path}: {e}") from None
 

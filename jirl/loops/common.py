@@ -90,6 +90,11 @@ def pytree_to_bytes(tree: Any, meta: dict | None = None) -> bytes:
     return serialization.msgpack_serialize(payload)
 
 
+def meta_from_bytes(data: bytes) -> dict:
+    """Only the ``meta`` dict of :func:`pytree_to_bytes` output (no template needed)."""
+    return json.loads(serialization.msgpack_restore(data)["meta"])
+
+
 def pytree_from_bytes(template: Any, data: bytes) -> tuple[Any, dict]:
     """Inverse of :func:`pytree_to_bytes`: leaves are put back into ``template``'s structure."""
     payload = serialization.msgpack_restore(data)

@@ -178,13 +178,10 @@ def resolve_disc(cfg: GAILTrainConfig, noise_default: float):
     dcfg = cfg.disc
     if dcfg.steps_per_round is None:
         dcfg = dataclasses.replace(dcfg, steps_per_round=8 if cfg.learner == "ppo" else 1)
-    if dcfg.steps_per_round < 1:
-        raise UserError("--disc.steps-per-round must be >= 1")
     if dcfg.input_noise is None:
         dcfg = dataclasses.replace(dcfg, input_noise=noise_default)
-    if dcfg.input_noise < 0:
-        raise UserError(f"--disc.input-noise must be >= 0, got {dcfg.input_noise}")
-    check_ranges("disc", dcfg, {"learning_rate": ">0", "batch_size": ">=1", "grad_penalty": ">=0", "entropy_bonus": ">=0"})
+    rules = {"steps_per_round": ">=1", "input_noise": ">=0", "learning_rate": ">0", "batch_size": ">=1", "grad_penalty": ">=0", "entropy_bonus": ">=0"}
+    check_ranges("disc", dcfg, rules)
     return dcfg
 
 
