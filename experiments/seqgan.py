@@ -11,7 +11,8 @@ likelihood while another trains adversarially (REINFORCE, rewards from --model.n
 completions scored by the discriminator). Both are scored by the oracle's NLL per token of their samples
 (NLL_oracle) and by their own NLL per token on held-out oracle data (NLL_test). Writes curves.jsonl,
 seqgan.png and results.json to --run-dir; the last stdout line is a JSON summary (margin_nats = MLE minus SeqGAN
-NLL_oracle, per seed and mean; phase_wall_s = where the time went). The defaults took 51 minutes for 3 seeds on a shared 2-core CPU; a checkpoint
+NLL_oracle, per seed and mean; phase_wall_s = where the time went; reward_rank_corr = how well the
+discriminator ranks the generator's samples by oracle likelihood, next to what the optimal discriminator would do). The defaults took 51 minutes for 3 seeds on a shared 2-core CPU; a checkpoint
 is written every 10 epochs. At the end the MLE generator is also scored at lower sampling temperatures
 (--temperatures), the fair baseline for an NLL_oracle gain.
 """

@@ -172,8 +172,10 @@ def test_seqgan_script_tiny_run_and_resume(tmp_path, run_script):
     assert all(v > 0 for v in phases.values()) and sum(phases.values()) <= s["wall_s"]
     assert np.isclose(s["margin_nats"], s["mle_nll_oracle"] - s["seqgan_nll_oracle"], atol=1e-5)
     assert len(s["disc_logit_corpus_heldout_generated"]) == 3 and np.all(np.isfinite(s["disc_logit_corpus_heldout_generated"]))
+    assert set(s["reward_rank_corr"]) == {"d_vs_oracle", "d_vs_optimal", "optimal_vs_oracle"}
+    assert all(-1.0 <= v <= 1.0 for v in s["reward_rank_corr"].values())
     last = json.loads((tmp_path / "curves.jsonl").read_text().splitlines()[-1])
-    assert len(last["d_logit_heldout"]) == 2  # per seed
+    assert len(last["d_logit_heldout"]) == 2 and len(last["reward_rank_corr_d_vs_optimal"]) == 2  # per seed
     for name in ("curves.jsonl", "seqgan.png", "results.json", "checkpoint.msgpack"):
         assert (tmp_path / name).is_file(), name
     again = run_script("seqgan.py", *args, timeout=900)  # same folder without --resume
@@ -181,3 +183,28 @@ def test_seqgan_script_tiny_run_and_resume(tmp_path, run_script):
     resumed = run_script("seqgan.py", *args, "--resume", "--adv-epochs", "3", timeout=900)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert json.loads(resumed.stdout.strip().splitlines()[-1])["epochs"] == 5
+
+
+def test_rank_correlation_is_spearmans_and_reward_alignment_scores_a_perfect_discriminator_one(monkeypatch):
+    a = jax.random.normal(jax.random.PRNGKey(0), (500,))
+    b = a + 0.5 * jax.random.normal(jax.random.PRNGKey(1), (500,))
+    ra, rb = (np.argsort(np.argsort(np.asarray(v))) for v in (a, b))
+    np.testing.assert_allclose(sg.rank_correlation(a, b), np.corrcoef(ra, rb)[0, 1], rtol=1e-5)
+    np.testing.assert_allclose(sg.rank_correlation(a, jnp.exp(3.0 * a)), 1.0, rtol=1e-6)  # invariant to monotone maps
+    np.testing.assert_allclose(sg.rank_correlation(a, -a), -1.0, rtol=1e-6)
+    # a discriminator that happens to output the optimal logit log p_oracle - log p_G is perfectly aligned with it
+    oracle = sg.init_oracle(CFG, jax.random.PRNGKey(2))
+    gen = sg.init_generator(CFG, jax.random.PRNGKey(3))
+    tokens = sg.sample(CFG, gen, jax.random.PRNGKey(4), 256)
+    optimal = sg.token_log_probs(CFG, oracle, tokens).sum(-1) - sg.token_log_probs(CFG, gen, tokens).sum(-1)
+
+    class Perfect:  # stands in for the discriminator module
+        def apply(self, params, toks):
+            return sg.token_log_probs(CFG, oracle, toks).sum(-1) - sg.token_log_probs(CFG, gen, toks).sum(-1)
+
+    monkeypatch.setattr(sg, "discriminator", lambda cfg: Perfect())
+    align = sg.reward_alignment(CFG, oracle, gen, None, tokens)
+    np.testing.assert_allclose(align["d_vs_optimal"], 1.0, rtol=1e-6)
+    np.testing.assert_allclose(align["d_vs_oracle"], align["optimal_vs_oracle"], rtol=1e-6)
+    assert float(align["optimal_vs_oracle"]) > 0.3  # the optimal reward prefers the more oracle-like samples
+    np.testing.assert_allclose(align["optimal_vs_oracle"], sg.rank_correlation(optimal, sg.token_log_probs(CFG, oracle, tokens).sum(-1)), rtol=1e-6)

@@ -129,7 +129,9 @@ def evaluate_seed(cfg: SeqGANRunConfig, state, key) -> dict:
     """NLL_oracle and NLL_test of both branches, and the discriminator's mean logit on training-corpus sequences,
     on held-out oracle sequences and on the SeqGAN generator's samples. A discriminator that generalizes scores
     held-out oracle sequences like the corpus; one that memorizes the corpus scores them like generated ones,
-    and its reward then carries little information about being oracle-like (README)."""
+    and its reward then carries little information about being oracle-like (README). The
+    ``reward_rank_corr_*`` entries (:func:`jirl.algorithms.seqgan.reward_alignment`) measure that directly on
+    the SeqGAN generator's samples."""
     m = cfg.model
     out = {"oracle_own": sg.nll(m, state["oracle"], state["heldout"])}
     samples = {}
@@ -142,6 +144,8 @@ def evaluate_seed(cfg: SeqGANRunConfig, state, key) -> dict:
     out["d_logit_corpus"] = sg.disc_logits(m, d, state["corpus"][: cfg.num_eval]).mean()
     out["d_logit_heldout"] = sg.disc_logits(m, d, state["heldout"]).mean()
     out["d_logit_generated"] = sg.disc_logits(m, d, samples["adv"]).mean()
+    align = sg.reward_alignment(m, state["oracle"], state["adv"].params, d, samples["adv"])
+    out.update({f"reward_rank_corr_{k}": v for k, v in align.items()})
     return out
 
 
@@ -212,7 +216,7 @@ def plot(path: Path, cfg: SeqGANRunConfig, curves: list[dict], sweep: dict) -> N
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
+    fig, axes = plt.subplots(1, 4, figsize=(21, 4.2))
     x = np.array([c["epoch"] for c in curves])
     split = cfg.pretrain_epochs
     for ax, metric, title in (
@@ -242,6 +246,22 @@ def plot(path: Path, cfg: SeqGANRunConfig, curves: list[dict], sweep: dict) -> N
     ax.set_ylabel("NLL_oracle (nats per token)")
     ax.set_title("end of run: sharpness trade-off (lower-left is better)", fontsize=10)
     ax.legend(fontsize=8)
+    ax = axes[3]  # does the discriminator's reward rank the SeqGAN generator's samples by oracle likelihood?
+    adv = x >= split
+    for key, label in (
+        ("d_vs_oracle", "D's logit vs log p_oracle"),
+        ("d_vs_optimal", "D's logit vs optimal logit log p_oracle - log p_G"),
+        ("optimal_vs_oracle", "optimal logit vs log p_oracle (a perfect D)"),
+    ):
+        y = np.array([c[f"reward_rank_corr_{key}"] for c in curves])[adv]  # [T, K]
+        ax.plot(x[adv], y.mean(1), marker=".", label=label)
+        ax.fill_between(x[adv], y.min(1), y.max(1), alpha=0.2)
+    ax.axhline(0.0, color="grey", lw=0.8)
+    ax.set_ylim(-1.05, 1.05)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("Spearman rank correlation over generated samples")
+    ax.set_title("reward alignment (1 = D ranks samples like the oracle)", fontsize=10)
+    ax.legend(fontsize=7)
     fig.suptitle(
         f"SeqGAN vs MLE, synthetic oracle (V={cfg.model.vocab}, L={cfg.model.seq_len}), {cfg.num_seeds} seeds: mean, min-max band", fontsize=10
     )
@@ -325,6 +345,7 @@ def train(cfg: SeqGANRunConfig) -> dict:
         },
         "seqgan_nll_test": float(np.mean(last["adv_nll_test"])),
         "disc_logit_corpus_heldout_generated": [float(np.mean(last[f"d_logit_{k}"])) for k in ("corpus", "heldout", "generated")],
+        "reward_rank_corr": {k: float(np.mean(last[f"reward_rank_corr_{k}"])) for k in ("d_vs_oracle", "d_vs_optimal", "optimal_vs_oracle")},
         "num_seeds": K,
         "epochs": total,
         "wall_s": round(time.time() - start, 1),
