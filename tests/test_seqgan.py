@@ -1,6 +1,7 @@
 """SeqGAN: exact sampling, teacher-forced log-probs, rollout rewards (complete sequence = D's output, prefixes
 kept), the oracle metric, REINFORCE direction, MLE and discriminator learning, and a tiny end-to-end run."""
 
+import dataclasses
 import json
 
 import jax
@@ -208,3 +209,18 @@ def test_rank_correlation_is_spearmans_and_reward_alignment_scores_a_perfect_dis
     np.testing.assert_allclose(align["d_vs_oracle"], align["optimal_vs_oracle"], rtol=1e-6)
     assert float(align["optimal_vs_oracle"]) > 0.3  # the optimal reward prefers the more oracle-like samples
     np.testing.assert_allclose(align["optimal_vs_oracle"], sg.rank_correlation(optimal, sg.token_log_probs(CFG, oracle, tokens).sum(-1)), rtol=1e-6)
+
+
+def test_discriminator_positives_come_from_the_corpus_or_fresh_from_the_oracle():
+    from jirl.loops import seqgan as loop
+
+    cfg = loop.SeqGANRunConfig(num_seeds=1, num_train=64, num_eval=32, num_negatives=48, model=CFG)
+    state = loop.init_seed(cfg, jax.random.PRNGKey(0))
+    key = jax.random.PRNGKey(5)
+    real = np.asarray(loop.real_sequences(cfg, state, key))
+    corpus = {tuple(r) for r in np.asarray(state["corpus"]).tolist()}
+    assert real.shape == (48, CFG.seq_len) and all(tuple(r) in corpus for r in real.tolist())
+    oracle_cfg = dataclasses.replace(cfg, d_positives="oracle")
+    fresh = np.asarray(loop.real_sequences(oracle_cfg, state, key))
+    np.testing.assert_array_equal(fresh, sg.sample(CFG, state["oracle"], key, 48))
+    assert sum(tuple(r) in corpus for r in fresh.tolist()) < 48  # new sequences, not corpus rows

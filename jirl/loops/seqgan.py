@@ -21,6 +21,7 @@ import functools
 import json
 import time
 from pathlib import Path
+from typing import Literal
 
 import jax
 import jax.numpy as jnp
@@ -69,6 +70,10 @@ class SeqGANRunConfig:
     """Passes over (corpus, negatives) per discriminator round (the paper: 3)."""
     num_negatives: int = 5_000
     """Generated sequences per discriminator round (paired with as many corpus sequences per pass)."""
+    d_positives: Literal["corpus", "oracle"] = "corpus"
+    """What the discriminator learns as real: corpus = sequences of the training corpus (SeqGAN); oracle = fresh
+    oracle samples every round, a diagnostic only (the generators never see more than the corpus, so this
+    is not a fair comparison): it shows what the discriminator's reward is worth when it cannot memorize."""
     eval_every: int = 5
     """Evaluate both branches every this many epochs."""
     temperatures: tuple[float, ...] = (1.0, 0.95, 0.9, 0.85, 0.8)
@@ -157,12 +162,19 @@ def temperature_sweep(cfg: SeqGANRunConfig, state, key) -> dict:
     return {"nll_oracle": jnp.stack(oracle), "nll_test": jnp.stack(test)}
 
 
-def disc_round(cfg: SeqGANRunConfig, disc, corpus, gen_params, key):
+def real_sequences(cfg: SeqGANRunConfig, state, key):
+    """The discriminator's ``num_negatives`` positives for one round, as ``--d-positives`` says."""
+    if cfg.d_positives == "oracle":
+        return sg.sample(cfg.model, state["oracle"], key, cfg.num_negatives)
+    corpus = state["corpus"]
+    return corpus[jax.random.choice(key, corpus.shape[0], (cfg.num_negatives,), replace=cfg.num_negatives > corpus.shape[0])]
+
+
+def disc_round(cfg: SeqGANRunConfig, disc, state, gen_params, key):
     m = cfg.model
     kn, kr, kt = jax.random.split(key, 3)
     fake = sg.sample(m, gen_params, kn, cfg.num_negatives)
-    real = corpus[jax.random.choice(kr, corpus.shape[0], (cfg.num_negatives,), replace=cfg.num_negatives > corpus.shape[0])]
-    return sg.disc_epochs(m, disc, real, fake, kt, cfg.d_epochs)
+    return sg.disc_epochs(m, disc, real_sequences(cfg, state, kr), fake, kt, cfg.d_epochs)
 
 
 def pretrain_epoch(cfg: SeqGANRunConfig, state, key):
@@ -171,7 +183,7 @@ def pretrain_epoch(cfg: SeqGANRunConfig, state, key):
 
 
 def disc_pretrain_round(cfg: SeqGANRunConfig, state, key):
-    disc, metrics = disc_round(cfg, state["disc"], state["corpus"], state["mle"].params, key)
+    disc, metrics = disc_round(cfg, state["disc"], state, state["mle"].params, key)
     return {**state, "disc": disc}, metrics
 
 
@@ -194,7 +206,7 @@ def adversarial_epoch(cfg: SeqGANRunConfig, state, key):
     (adv, roll), g_metrics = jax.lax.scan(g_step, (state["adv"], state["roll"]), jax.random.split(k_g, cfg.g_steps))
 
     def d_step(disc, k):
-        return disc_round(cfg, disc, state["corpus"], adv.params, k)
+        return disc_round(cfg, disc, state, adv.params, k)
 
     disc, d_metrics = jax.lax.scan(d_step, state["disc"], jax.random.split(k_d, cfg.d_rounds))
     metrics = {"mle_loss": mle_loss, **jax.tree_util.tree_map(lambda x: x[-1], {**g_metrics, **d_metrics})}
