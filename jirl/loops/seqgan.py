@@ -71,9 +71,8 @@ class SeqGANRunConfig:
     num_negatives: int = 5_000
     """Generated sequences per discriminator round (paired with as many corpus sequences per pass)."""
     d_positives: Literal["corpus", "oracle"] = "corpus"
-    """What the discriminator learns as real: corpus = sequences of the training corpus (SeqGAN); oracle = fresh
-    oracle samples every round, a diagnostic only (the generators never see more than the corpus, so this
-    is not a fair comparison): it shows what the discriminator's reward is worth when it cannot memorize."""
+    """Positives of the discriminator: corpus = training-corpus sequences (SeqGAN); oracle = fresh oracle samples (a diagnostic,
+    not a fair comparison: the generators never see more than the corpus; it shows what the reward is worth without memorization)."""
     eval_every: int = 5
     """Evaluate both branches every this many epochs."""
     temperatures: tuple[float, ...] = (1.0, 0.95, 0.9, 0.85, 0.8)
