@@ -12,8 +12,8 @@ completions scored by the discriminator). Both are scored by the oracle's NLL pe
 (NLL_oracle) and by their own NLL per token on held-out oracle data (NLL_test). Writes curves.jsonl,
 seqgan.png and results.json to --run-dir; the last stdout line is a JSON summary (margin_nats = MLE minus SeqGAN
 NLL_oracle, per seed and mean; phase_wall_s = where the time went; reward_rank_corr = how well the
-discriminator ranks the generator's samples by oracle likelihood, next to what the optimal discriminator would do). The defaults took 51 minutes for 3 seeds on a shared 2-core CPU; a checkpoint
-is written every 10 epochs. At the end the MLE generator is also scored at lower sampling temperatures
+discriminator ranks the generator's samples by oracle likelihood, next to what the optimal discriminator would do).
+The defaults took 51-67 minutes for 3 seeds on shared 2-core CPUs; a checkpoint is written every 10 epochs. At the end the MLE generator is also scored at lower sampling temperatures
 (--temperatures), the fair baseline for an NLL_oracle gain.
 """
 
