@@ -186,29 +186,25 @@ def test_seqgan_script_tiny_run_and_resume(tmp_path, run_script):
     assert json.loads(resumed.stdout.strip().splitlines()[-1])["epochs"] == 5
 
 
-def test_rank_correlation_is_spearmans_and_reward_alignment_scores_a_perfect_discriminator_one(monkeypatch):
+def test_rank_correlation_is_spearmans_and_reward_alignment_scores_a_perfect_discriminator_one():
     a = jax.random.normal(jax.random.PRNGKey(0), (500,))
     b = a + 0.5 * jax.random.normal(jax.random.PRNGKey(1), (500,))
     ra, rb = (np.argsort(np.argsort(np.asarray(v))) for v in (a, b))
     np.testing.assert_allclose(sg.rank_correlation(a, b), np.corrcoef(ra, rb)[0, 1], rtol=1e-5)
     np.testing.assert_allclose(sg.rank_correlation(a, jnp.exp(3.0 * a)), 1.0, rtol=1e-6)  # invariant to monotone maps
     np.testing.assert_allclose(sg.rank_correlation(a, -a), -1.0, rtol=1e-6)
-    # a discriminator that happens to output the optimal logit log p_oracle - log p_G is perfectly aligned with it
+    # scores of a generator's samples under an oracle and the generator itself
     oracle = sg.init_oracle(CFG, jax.random.PRNGKey(2))
     gen = sg.init_generator(CFG, jax.random.PRNGKey(3))
     tokens = sg.sample(CFG, gen, jax.random.PRNGKey(4), 256)
-    optimal = sg.token_log_probs(CFG, oracle, tokens).sum(-1) - sg.token_log_probs(CFG, gen, tokens).sum(-1)
-
-    class Perfect:  # stands in for the discriminator module
-        def apply(self, params, toks):
-            return sg.token_log_probs(CFG, oracle, toks).sum(-1) - sg.token_log_probs(CFG, gen, toks).sum(-1)
-
-    monkeypatch.setattr(sg, "discriminator", lambda cfg: Perfect())
-    align = sg.reward_alignment(CFG, oracle, gen, None, tokens)
-    np.testing.assert_allclose(align["d_vs_optimal"], 1.0, rtol=1e-6)
-    np.testing.assert_allclose(align["d_vs_oracle"], align["optimal_vs_oracle"], rtol=1e-6)
-    assert float(align["optimal_vs_oracle"]) > 0.3  # the optimal reward prefers the more oracle-like samples
-    np.testing.assert_allclose(align["optimal_vs_oracle"], sg.rank_correlation(optimal, sg.token_log_probs(CFG, oracle, tokens).sum(-1)), rtol=1e-6)
+    log_o, log_g = (sg.token_log_probs(CFG, p, tokens).sum(-1) for p in (oracle, gen))
+    perfect = sg.reward_alignment(log_o - log_g, log_o, log_g)  # D outputs the optimal logit
+    np.testing.assert_allclose(perfect["d_vs_optimal"], 1.0, rtol=1e-6)
+    np.testing.assert_allclose(perfect["d_vs_oracle"], perfect["optimal_vs_oracle"], rtol=1e-6)
+    assert float(perfect["optimal_vs_oracle"]) > 0.3  # the optimal reward prefers the more oracle-like samples
+    inverted = sg.reward_alignment(log_g - log_o, log_o, log_g)  # a D that pays the least oracle-like most
+    np.testing.assert_allclose(inverted["d_vs_optimal"], -1.0, rtol=1e-6)
+    assert float(inverted["d_vs_oracle"]) < -0.3
 
 
 def test_discriminator_positives_come_from_the_corpus_or_fresh_from_the_oracle():

@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import optax
 
 from jirl.algorithms.gail import reward_from_logits
+from jirl.algorithms.maxent_irl import pearson
 from jirl.nets import LSTMTokenModel, SequenceCNN, lstm_zero_carry
 
 
@@ -171,31 +172,27 @@ def nll(cfg: SeqGANConfig, params, tokens: jax.Array, temperature: float = 1.0) 
 
 
 def rank_correlation(a: jax.Array, b: jax.Array) -> jax.Array:
-    """Spearman's rank correlation of two ``[N]`` vectors (Pearson correlation of their ranks; ties, which do
-    not occur for continuous scores, are ranked by position)."""
+    """Spearman's rank correlation of two ``[N]`` vectors: :func:`jirl.algorithms.maxent_irl.pearson` of their
+    ranks (ties, which do not occur for continuous scores, are ranked by position)."""
     chex.assert_rank([a, b], 1)
     chex.assert_equal_shape([a, b])
     rank = lambda x: jnp.argsort(jnp.argsort(x)).astype(jnp.float32)
-    ra, rb = rank(a), rank(b)
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    return jnp.sum(ra * rb) / jnp.sqrt(jnp.sum(ra**2) * jnp.sum(rb**2))
+    return pearson(rank(a), rank(b))
 
 
-def reward_alignment(cfg: SeqGANConfig, oracle_params, gen_params, d_params, tokens: jax.Array) -> dict:
-    """How well the discriminator's reward ranks the generator's own samples ``tokens [B, L]`` by how
-    oracle-like they are. The optimal discriminator ``D* = p_oracle / (p_oracle + p_G)`` has the logit
-    ``log p_oracle(Y) - log p_G(Y)``; a reward that ranks samples like it (or like ``log p_oracle``) is what lets
-    the policy gradient lower NLL_oracle. Returns Spearman correlations over the samples:
-    ``d_vs_oracle`` (D's logit vs ``log p_oracle``), ``d_vs_optimal`` (D's logit vs the optimal logit) and
-    ``optimal_vs_oracle`` (the optimal logit vs ``log p_oracle``: the alignment a perfect discriminator
-    would have)."""
-    log_o = token_log_probs(cfg, oracle_params, tokens).sum(-1)
-    optimal = log_o - token_log_probs(cfg, gen_params, tokens).sum(-1)
-    d = disc_logits(cfg, d_params, tokens)
+def reward_alignment(d_logit: jax.Array, log_p_oracle: jax.Array, log_p_gen: jax.Array) -> dict:
+    """How well the discriminator ranks the generator's own samples by how oracle-like they are, from per-sequence
+    scores ``[B]`` of those samples: D's logit, and the log-likelihoods of the oracle and of the generator.
+    The optimal discriminator ``D* = p_oracle / (p_oracle + p_G)`` has the logit ``log p_oracle - log p_G``; a
+    reward that ranks samples like it (or like ``log p_oracle``) is what lets the policy gradient lower
+    NLL_oracle. Returns Spearman correlations: ``d_vs_oracle`` (D's logit vs ``log p_oracle``),
+    ``d_vs_optimal`` (D's logit vs the optimal logit) and ``optimal_vs_oracle`` (the optimal logit vs
+    ``log p_oracle``: the alignment a perfect discriminator would have)."""
+    optimal = log_p_oracle - log_p_gen
     return {
-        "d_vs_oracle": rank_correlation(d, log_o),
-        "d_vs_optimal": rank_correlation(d, optimal),
-        "optimal_vs_oracle": rank_correlation(optimal, log_o),
+        "d_vs_oracle": rank_correlation(d_logit, log_p_oracle),
+        "d_vs_optimal": rank_correlation(d_logit, optimal),
+        "optimal_vs_oracle": rank_correlation(optimal, log_p_oracle),
     }
 
 

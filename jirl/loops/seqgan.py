@@ -138,17 +138,20 @@ def evaluate_seed(cfg: SeqGANRunConfig, state, key) -> dict:
     the SeqGAN generator's samples."""
     m = cfg.model
     out = {"oracle_own": sg.nll(m, state["oracle"], state["heldout"])}
-    samples = {}
+    samples, log_p_oracle = {}, {}  # each branch's samples and their per-token log-likelihood under the oracle
     for name, k in zip(("mle", "adv"), jax.random.split(key), strict=True):
         params = state[name].params
         samples[name] = sg.sample(m, params, k, cfg.num_eval)
-        out[f"{name}_nll_oracle"] = sg.nll(m, state["oracle"], samples[name])
+        log_p_oracle[name] = sg.token_log_probs(m, state["oracle"], samples[name])
+        out[f"{name}_nll_oracle"] = -log_p_oracle[name].mean()  # = sg.nll(m, oracle, samples)
         out[f"{name}_nll_test"] = sg.nll(m, params, state["heldout"])
     d = state["disc"].params
+    d_generated = sg.disc_logits(m, d, samples["adv"])
     out["d_logit_corpus"] = sg.disc_logits(m, d, state["corpus"][: cfg.num_eval]).mean()
     out["d_logit_heldout"] = sg.disc_logits(m, d, state["heldout"]).mean()
-    out["d_logit_generated"] = sg.disc_logits(m, d, samples["adv"]).mean()
-    align = sg.reward_alignment(m, state["oracle"], state["adv"].params, d, samples["adv"])
+    out["d_logit_generated"] = d_generated.mean()
+    log_p_gen = sg.token_log_probs(m, state["adv"].params, samples["adv"]).sum(-1)
+    align = sg.reward_alignment(d_generated, log_p_oracle["adv"].sum(-1), log_p_gen)
     out.update({f"reward_rank_corr_{k}": v for k, v in align.items()})
     return out
 
