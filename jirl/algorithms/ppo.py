@@ -92,7 +92,9 @@ class PPOConfig:
     minibatch_size: int = 64
     """Transitions per gradient step."""
     gamma: float = 0.99
+    """Discount factor of the returns and of GAE."""
     gae_lambda: float = 0.95
+    """GAE's lambda: 0 = one-step TD advantages, 1 = Monte Carlo returns minus the value."""
     clip_eps: float = 0.2
     """Clipping range of the probability ratio."""
     clip_value: bool = False
