@@ -1,6 +1,7 @@
 """GAIL: imitate the shipped HalfCheetah-v5 expert from its demonstrations (PPO generator).
 
     python experiments/gail.py                                   # the full benchmark run, 4 demos, 2M steps
+    python experiments/gail.py --disc.reward airl --ppo.learning-rate 2e-4  # 0.90 on 6 of 6 seeds (README)
     python experiments/gail.py --num-demos 1 --total-steps 500000
     python experiments/gail.py --learner sac                     # off-policy (DAC-style) GAIL, 300k steps
     python experiments/gail.py --bc-coef 0 --no-bc-init          # plain GAIL, no behaviour cloning at all
