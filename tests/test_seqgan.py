@@ -220,3 +220,51 @@ def test_discriminator_positives_come_from_the_corpus_or_fresh_from_the_oracle()
     fresh = np.asarray(loop.real_sequences(oracle_cfg, state, key))
     np.testing.assert_array_equal(fresh, sg.sample(CFG, state["oracle"], key, 48))
     assert sum(tuple(r) in corpus for r in fresh.tolist()) < 48  # new sequences, not corpus rows
+
+
+def test_lm_ratio_discriminator_is_the_likelihood_ratio_starts_at_one_half_and_learns_real_from_generated():
+    from jirl.loops import seqgan as loop
+
+    cfg = dataclasses.replace(CFG, disc="lm-ratio", d_lr=3e-3)
+    oracle = sg.init_oracle(cfg, jax.random.PRNGKey(40))
+    gen = sg.init_generator(cfg, jax.random.PRNGKey(41))
+    q = sg.init_discriminator(cfg, jax.random.PRNGKey(42))
+    assert jax.tree_util.tree_structure(q) == jax.tree_util.tree_structure(gen)  # q is a generator-shaped LM
+    tokens = sg.sample(cfg, gen, jax.random.PRNGKey(43), 7)
+    want = sg.token_log_probs(cfg, q, tokens).sum(-1) - sg.token_log_probs(cfg, gen, tokens).sum(-1)  # AIRL's f - log pi, f = log q
+    np.testing.assert_allclose(sg.disc_logits(cfg, q, tokens, gen), want, rtol=1e-5, atol=1e-4)
+    many = jnp.stack([tokens, tokens[::-1]])  # leading dims are kept, like the rollouts' [L-1, M, B, L]
+    np.testing.assert_allclose(sg.disc_logits(cfg, q, many, gen)[1], want[::-1], rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(sg.disc_logits(cfg, gen, tokens, gen), 0.0, atol=1e-5)  # q = G: D = 1/2 everywhere
+    with np.testing.assert_raises(ValueError):
+        sg.disc_logits(cfg, q, tokens)
+    # the loop starts q as the pre-trained generator, with a fresh optimizer
+    run_cfg = loop.SeqGANRunConfig(num_seeds=1, num_train=512, num_eval=32, num_negatives=512, model=cfg)
+    state = loop.disc_from_generator(run_cfg, loop.init_seed(run_cfg, jax.random.PRNGKey(44)))
+    chex_equal = jax.tree_util.tree_map(lambda a, b: bool(jnp.all(a == b)), state["disc"].params, state["mle"].params)
+    assert all(jax.tree_util.tree_leaves(chex_equal))
+    # the discriminator gradient moves q only (G is held fixed inside D), and training separates oracle from G samples
+    real = sg.sample(cfg, oracle, jax.random.PRNGKey(45), 512)
+    fake = sg.sample(cfg, gen, jax.random.PRNGKey(46), 512)
+    g_grad = jax.grad(lambda g: sg.disc_loss(cfg, gen, real[:32], fake[:32], gen_params=g)[0])(gen)
+    assert all(float(jnp.abs(x).max()) == 0.0 for x in jax.tree_util.tree_leaves(g_grad))
+    disc = sg.Learner(params=gen, opt_state=sg.disc_optimizer(cfg).init(gen))
+    disc, _ = jax.jit(lambda d: sg.disc_epochs(cfg, d, real, fake, jax.random.PRNGKey(47), 10, gen))(disc)
+    real_new, fake_new = sg.sample(cfg, oracle, jax.random.PRNGKey(48), 500), sg.sample(cfg, gen, jax.random.PRNGKey(49), 500)
+    acc = 0.5 * (float((sg.disc_logits(cfg, disc.params, real_new, gen) > 0).mean()) + float((sg.disc_logits(cfg, disc.params, fake_new, gen) < 0).mean()))
+    assert acc > 0.8, acc  # chance is 0.5
+    # and its logit ranks G's samples like the optimal one (log p_oracle - log p_G)
+    log_o, log_g = (sg.token_log_probs(cfg, p, fake_new).sum(-1) for p in (oracle, gen))
+    assert float(sg.rank_correlation(sg.disc_logits(cfg, disc.params, fake_new, gen), log_o - log_g)) > 0.5, 'rank correlation with the optimal logit'
+
+
+def test_lm_ratio_discriminator_rejects_the_cnn_only_dropout():
+    import pytest
+
+    from jirl.loops import seqgan as loop
+    from jirl.loops.common import UserError
+
+    bad = loop.SeqGANRunConfig(model=dataclasses.replace(sg.SeqGANConfig(), disc="lm-ratio", d_dropout=0.25))
+    with pytest.raises(UserError, match="cnn discriminator only"):
+        loop.check_config(bad)
+    loop.check_config(loop.SeqGANRunConfig(model=dataclasses.replace(sg.SeqGANConfig(), disc="lm-ratio", d_l2=0.2)))  # L2 on q's output layer is fine

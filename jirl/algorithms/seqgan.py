@@ -63,6 +63,12 @@ class SeqGANConfig:
     when D saturates); logd = log D. Q averages this over the completions."""
     baseline: bool = False
     """Subtract the batch mean of Q at each position (a baseline; the paper uses none)."""
+    disc: Literal["cnn", "lm-ratio"] = "cnn"
+    """Discriminator: cnn = the paper's CNN over the whole sequence (d_emb, d_filters, d_dropout, d_l2);
+    lm-ratio = AIRL's form for sequences (Fu et al. 2018): logit of D(Y) = log q(Y) - log G(Y), with q an LSTM
+    language model of the generator's size and G the current generator. q starts at the split as a copy of the
+    pre-trained generator (D = 1/2 everywhere) and is trained by the same cross-entropy; its optimum is q = the
+    data distribution, whatever G is, so D's logit is the likelihood ratio by construction."""
     d_emb: int = 64
     """Token embedding size of the discriminator."""
     d_filters: tuple[tuple[int, int], ...] = ((2, 64), (3, 64), (4, 64), (5, 64))
@@ -129,6 +135,10 @@ def init_oracle(cfg: SeqGANConfig, key: chex.PRNGKey, std: float = 1.0):
 
 
 def init_discriminator(cfg: SeqGANConfig, key: chex.PRNGKey):
+    """The CNN's parameters, or for ``disc="lm-ratio"`` those of the language model q (a generator-shaped
+    pytree; SeqGAN sets it to the pre-trained generator at the split, see :func:`jirl.loops.seqgan.disc_from_generator`)."""
+    if cfg.disc == "lm-ratio":
+        return init_generator(cfg, key)
     return discriminator(cfg).init(key, jnp.zeros((1, cfg.seq_len), jnp.int32))
 
 
@@ -196,8 +206,20 @@ def reward_alignment(d_logit: jax.Array, log_p_oracle: jax.Array, log_p_gen: jax
     }
 
 
-def disc_logits(cfg: SeqGANConfig, d_params, tokens: jax.Array) -> jax.Array:
-    """``[..., L] -> [...]`` logits of P(real)."""
+def sequence_log_probs(cfg: SeqGANConfig, params, tokens: jax.Array) -> jax.Array:
+    """``log G(Y)`` of whole sequences under the model with ``params``: ``[..., L] -> [...]``."""
+    flat = tokens.reshape(-1, tokens.shape[-1])
+    return token_log_probs(cfg, params, flat).sum(-1).reshape(tokens.shape[:-1])
+
+
+def disc_logits(cfg: SeqGANConfig, d_params, tokens: jax.Array, gen_params=None) -> jax.Array:
+    """``[..., L] -> [...]`` logits of P(real). With ``disc="lm-ratio"`` the logit is ``log q(Y) - log G(Y)``
+    (``d_params`` = q, ``gen_params`` = G, which gets no gradient from here)."""
+    if cfg.disc == "lm-ratio":
+        if gen_params is None:
+            raise ValueError("disc='lm-ratio' scores sequences against the generator: pass gen_params")
+        log_g = jax.lax.stop_gradient(sequence_log_probs(cfg, gen_params, tokens))
+        return sequence_log_probs(cfg, d_params, tokens) - log_g
     return discriminator(cfg).apply(d_params, tokens)
 
 
@@ -247,18 +269,18 @@ def sequence_reward(cfg: SeqGANConfig, logits: jax.Array) -> jax.Array:
     return reward_from_logits(logits, {"logit": "airl", "logd": "logd"}[cfg.reward])  # GAIL's reward family
 
 
-def rollout_rewards(cfg: SeqGANConfig, roll_params, d_params, tokens: jax.Array, key: chex.PRNGKey) -> jax.Array:
+def rollout_rewards(cfg: SeqGANConfig, roll_params, d_params, tokens: jax.Array, key: chex.PRNGKey, gen_params=None) -> jax.Array:
     """``Q(y_{1:t-1}, y_t)`` for every position ``[B, L]``: the mean reward (``D`` by default, see
     :func:`sequence_reward`) over ``M`` completions of each prefix ``y_{1:t}`` (t < L) by the rollout policy, and
-    the reward of the complete sequence itself (t = L).
+    the reward of the complete sequence itself (t = L). ``gen_params``: the generator inside D (lm-ratio only).
     Prefix ``t`` uses ``jax.random.split(key, L - 1)[t - 1]``."""
     chex.assert_rank(tokens, 2)
     B, L = tokens.shape
     states = prefix_states(cfg, roll_params, tokens)
     keys = jax.random.split(key, L - 1)
     completions = jnp.stack([complete(cfg, roll_params, tokens, t, keys[t - 1], states) for t in range(1, L)])  # [L-1, M, B, L]
-    q = sequence_reward(cfg, disc_logits(cfg, d_params, completions)).mean(axis=1).T  # [B, L-1]
-    last = sequence_reward(cfg, disc_logits(cfg, d_params, tokens))  # [B]
+    q = sequence_reward(cfg, disc_logits(cfg, d_params, completions, gen_params)).mean(axis=1).T  # [B, L-1]
+    last = sequence_reward(cfg, disc_logits(cfg, d_params, tokens, gen_params))  # [B]
     out = jnp.concatenate([q, last[:, None]], axis=1)
     chex.assert_shape(out, (B, L))
     return out
@@ -273,17 +295,20 @@ def pg_loss(cfg: SeqGANConfig, params, tokens: jax.Array, rewards: jax.Array) ->
     return -jnp.mean(token_log_probs(cfg, params, tokens) * q)
 
 
-def disc_loss(cfg: SeqGANConfig, d_params, real: jax.Array, fake: jax.Array, key: chex.PRNGKey | None = None) -> tuple[jax.Array, dict]:
+def disc_loss(
+    cfg: SeqGANConfig, d_params, real: jax.Array, fake: jax.Array, key: chex.PRNGKey | None = None, gen_params=None
+) -> tuple[jax.Array, dict]:
     """Binary cross-entropy from logits (real sequences label 1, generated ones label 0) plus the L2 penalty on
-    the output layer. With ``key`` the discriminator runs in training mode (dropout, if configured)."""
-    if key is None:
-        lr, lf = disc_logits(cfg, d_params, real), disc_logits(cfg, d_params, fake)
+    the output layer. With ``key`` the discriminator runs in training mode (dropout, if configured; the
+    lm-ratio discriminator has no dropout)."""
+    if key is None or cfg.disc == "lm-ratio":
+        lr, lf = disc_logits(cfg, d_params, real, gen_params), disc_logits(cfg, d_params, fake, gen_params)
     else:
         kr, kf = jax.random.split(key)
         apply = lambda x, k: discriminator(cfg).apply(d_params, x, train=True, rngs={"dropout": k})
         lr, lf = apply(real, kr), apply(fake, kf)
     bce = 0.5 * (optax.sigmoid_binary_cross_entropy(lr, 1.0).mean() + optax.sigmoid_binary_cross_entropy(lf, 0.0).mean())
-    out = d_params["params"][SequenceCNN.OUTPUT]
+    out = d_params["params"]["out" if cfg.disc == "lm-ratio" else SequenceCNN.OUTPUT]
     l2 = 0.5 * (jnp.sum(out["kernel"] ** 2) + jnp.sum(out["bias"] ** 2))
     return bce + cfg.d_l2 * l2, {"disc_loss": bce, "disc_acc": 0.5 * ((lr > 0).mean() + (lf < 0).mean())}
 
@@ -308,13 +333,16 @@ def mle_epoch(cfg: SeqGANConfig, gen: Learner, corpus: jax.Array, key: chex.PRNG
     return gen, losses.mean()
 
 
-def disc_epochs(cfg: SeqGANConfig, disc: Learner, real: jax.Array, fake: jax.Array, key: chex.PRNGKey, epochs: int) -> tuple[Learner, dict]:
-    """``epochs`` passes over shuffled (real, fake) minibatch pairs; metrics of the last pass."""
+def disc_epochs(
+    cfg: SeqGANConfig, disc: Learner, real: jax.Array, fake: jax.Array, key: chex.PRNGKey, epochs: int, gen_params=None
+) -> tuple[Learner, dict]:
+    """``epochs`` passes over shuffled (real, fake) minibatch pairs; metrics of the last pass. ``gen_params``:
+    the generator inside D (lm-ratio only)."""
     opt = disc_optimizer(cfg)
 
     def step(d: Learner, batch):
         real_b, fake_b, k = batch
-        (_, metrics), grads = jax.value_and_grad(lambda p: disc_loss(cfg, p, real_b, fake_b, k), has_aux=True)(d.params)
+        (_, metrics), grads = jax.value_and_grad(lambda p: disc_loss(cfg, p, real_b, fake_b, k, gen_params), has_aux=True)(d.params)
         updates, opt_state = opt.update(grads, d.opt_state, d.params)
         return Learner(params=optax.apply_updates(d.params, updates), opt_state=opt_state), metrics
 
@@ -333,7 +361,7 @@ def generator_pg_step(cfg: SeqGANConfig, gen: Learner, roll_params, d_params, ke
     rollout policy towards the generator. Returns ``(gen, roll_params, metrics)``."""
     ks, kr = jax.random.split(key)
     tokens = sample(cfg, gen.params, ks, cfg.batch_size)
-    rewards = rollout_rewards(cfg, roll_params, d_params, tokens, kr)
+    rewards = rollout_rewards(cfg, roll_params, d_params, tokens, kr, gen.params)
     loss, grads = jax.value_and_grad(lambda p: pg_loss(cfg, p, tokens, rewards))(gen.params)
     updates, opt_state = pg_optimizer(cfg).update(grads, gen.opt_state, gen.params)
     gen = Learner(params=optax.apply_updates(gen.params, updates), opt_state=opt_state)

@@ -101,6 +101,8 @@ def check_config(cfg: SeqGANRunConfig) -> None:
         "emb": ">=1", "hidden": ">=1", "batch_size": ">=1", "mle_lr": ">0", "pg_lr": ">0", "max_grad_norm": ">0", "rollout_decay": "[0,1]",
         "d_emb": ">=1", "d_lr": ">0", "d_dropout": "[0,1)", "d_l2": ">=0",
     })
+    if m.disc == "lm-ratio" and m.d_dropout > 0:
+        raise UserError("--model.d-dropout applies to the cnn discriminator only; drop it or use --model.disc cnn")
     if not m.d_filters or min(min(w, n) for w, n in m.d_filters) < 1:
         raise UserError("--model.d-filters needs one or more (width, filters) pairs, all >= 1")
     if max(w for w, _ in m.d_filters) > m.seq_len:
@@ -146,9 +148,10 @@ def evaluate_seed(cfg: SeqGANRunConfig, state, key) -> dict:
         out[f"{name}_nll_oracle"] = -log_p_oracle[name].mean()  # = sg.nll(m, oracle, samples)
         out[f"{name}_nll_test"] = sg.nll(m, params, state["heldout"])
     d = state["disc"].params
-    d_generated = sg.disc_logits(m, d, samples["adv"])
-    out["d_logit_corpus"] = sg.disc_logits(m, d, state["corpus"][: cfg.num_eval]).mean()
-    out["d_logit_heldout"] = sg.disc_logits(m, d, state["heldout"]).mean()
+    g = state["adv"].params  # the generator inside an lm-ratio discriminator
+    d_generated = sg.disc_logits(m, d, samples["adv"], g)
+    out["d_logit_corpus"] = sg.disc_logits(m, d, state["corpus"][: cfg.num_eval], g).mean()
+    out["d_logit_heldout"] = sg.disc_logits(m, d, state["heldout"], g).mean()
     out["d_logit_generated"] = d_generated.mean()
     log_p_gen = sg.token_log_probs(m, state["adv"].params, samples["adv"]).sum(-1)
     align = sg.reward_alignment(d_generated, log_p_oracle["adv"].sum(-1), log_p_gen)
@@ -176,12 +179,21 @@ def disc_round(cfg: SeqGANRunConfig, disc, state, gen_params, key):
     m = cfg.model
     kn, kr, kt = jax.random.split(key, 3)
     fake = sg.sample(m, gen_params, kn, cfg.num_negatives)
-    return sg.disc_epochs(m, disc, real_sequences(cfg, state, kr), fake, kt, cfg.d_epochs)
+    return sg.disc_epochs(m, disc, real_sequences(cfg, state, kr), fake, kt, cfg.d_epochs, gen_params)
 
 
 def pretrain_epoch(cfg: SeqGANRunConfig, state, key):
     mle, loss = sg.mle_epoch(cfg.model, state["mle"], state["corpus"], key)
     return {**state, "mle": mle, "adv": mle, "roll": mle.params}, {"mle_loss": loss}
+
+
+def disc_from_generator(cfg: SeqGANRunConfig, state):
+    """Before discriminator pre-training: an lm-ratio discriminator's q starts as the pre-trained generator
+    (so D = 1/2 everywhere); the CNN keeps its random initialization."""
+    if cfg.model.disc != "lm-ratio":
+        return state
+    p = state["mle"].params
+    return {**state, "disc": sg.Learner(params=p, opt_state=sg.disc_optimizer(cfg.model).init(p))}
 
 
 def disc_pretrain_round(cfg: SeqGANRunConfig, state, key):
@@ -292,6 +304,7 @@ def train(cfg: SeqGANRunConfig) -> dict:
     init_fn, eval_fn = vjit(init_seed), vjit(evaluate_seed)
     pre_fn, dpre_fn, adv_fn = vjit(pretrain_epoch), vjit(disc_pretrain_round), vjit(adversarial_epoch)
     split_fn = jax.jit(jax.vmap(functools.partial(split_branches, cfg)))
+    disc_init_fn = jax.jit(jax.vmap(functools.partial(disc_from_generator, cfg)))
 
     state = init_fn(seed_keys(cfg, 0, 0))
     epoch, curves = 0, []
@@ -319,6 +332,7 @@ def train(cfg: SeqGANRunConfig) -> dict:
     while epoch < total:
         if epoch == cfg.pretrain_epochs:  # the split: discriminator pre-training, then the two branches
             t0 = time.time()
+            state = disc_init_fn(state)
             for r in range(cfg.d_pretrain_rounds):
                 state, _ = dpre_fn(state, seed_keys(cfg, 2, r))
             state = jax.block_until_ready(split_fn(state))
