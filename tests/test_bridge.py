@@ -107,15 +107,17 @@ def test_worker_processes_give_identical_results(env_id):
     assert not remote._procs and remote._shm is None  # closed by the with-block
 
 
-def test_direct_mujoco_step_is_bit_identical_to_gymnasium(monkeypatch):
-    """HalfCheetah-v5 is stepped through MuJoCo directly (jirl.envs.gym_bridge.direct_step_fn); observations,
-    rewards, truncations, final observations and episode returns must equal Gymnasium's own ``env.step``
-    exactly, over several episodes with autoreset."""
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_direct_mujoco_step_is_bit_identical_to_gymnasium(monkeypatch, threads):
+    """HalfCheetah-v5 is stepped through MuJoCo directly (jirl.envs.gym_bridge.DirectGroup), on 1, 2 or 3
+    threads (3 splits the 5 envs unevenly); observations, rewards, truncations, final observations and
+    episode returns must equal Gymnasium's own ``env.step`` exactly, over several episodes with autoreset."""
     import gymnasium as gym
 
-    N, limit, seed = 3, 60, 5
-    env = VecEnv("HalfCheetah-v5", num_envs=N, seed=seed, max_episode_steps=limit)
+    N, limit, seed = 5, 60, 5
+    env = VecEnv("HalfCheetah-v5", num_envs=N, seed=seed, max_episode_steps=limit, threads=threads)
     assert env._group.direct is not None  # the fast path is in use
+    assert env.threads == threads and env._group.direct.threads == threads
     refs = [gym.make("HalfCheetah-v5", max_episode_steps=limit) for _ in range(N)]
     ref_obs = np.stack([r.reset(seed=seed + i)[0] for i, r in enumerate(refs)]).astype(np.float32)
     np.testing.assert_array_equal(env.reset(), ref_obs)
@@ -137,6 +139,7 @@ def test_direct_mujoco_step_is_bit_identical_to_gymnasium(monkeypatch):
             np.testing.assert_array_equal(res.obs[i], o.astype(np.float32))
         assert res.finished_returns == ended[len(ended) - len(res.finished_returns):]
     assert len(ended) == 2 * N
+    env.close()
     assert VecEnv("Pendulum-v1", num_envs=1)._group.direct is None  # other envs: Gymnasium's step
     monkeypatch.setenv("JIRL_GYM_STEP", "1")
     assert VecEnv("HalfCheetah-v5", num_envs=1)._group.direct is None  # the opt-out
@@ -145,3 +148,63 @@ def test_direct_mujoco_step_is_bit_identical_to_gymnasium(monkeypatch):
 def test_bad_worker_count_is_a_clear_error():
     with pytest.raises(ValueError, match="workers must be between 0 and num_envs"):
         VecEnv("Pendulum-v1", num_envs=2, workers=3)
+
+
+def test_direct_step_function_matches_the_vector_path():
+    """``direct_step_fn`` (one env, used by the profiler) and DirectGroup (the vector env's path) make the same
+    observations and rewards."""
+    import gymnasium as gym
+
+    from jirl.envs.gym_bridge import direct_step_fn
+
+    raw = gym.make("HalfCheetah-v5")
+    raw.reset(seed=2)
+    step = direct_step_fn(raw)
+    env = VecEnv("HalfCheetah-v5", num_envs=1, seed=2)
+    env.reset()
+    rng = np.random.default_rng(3)
+    obs = np.empty(17, np.float32)
+    for _ in range(30):
+        a = rng.uniform(-1.0, 1.0, size=(1, 6))
+        r = step(env.scale_action(a)[0], obs)
+        res = env.step(a)
+        np.testing.assert_array_equal(res.obs[0], obs)
+        assert res.reward[0] == np.float32(r)
+
+
+def test_env_lanes_run_every_lane_and_pass_errors_on():
+    from jirl.envs.gym_bridge import _Lanes
+
+    lanes = _Lanes(3)
+    seen = []
+    lanes.run(lambda j: seen.append(j))
+    assert sorted(seen) == [0, 1, 2]
+
+    def fail(j):
+        if j == 2:
+            raise RuntimeError("lane 2 broke")
+
+    with pytest.raises(RuntimeError, match="lane 2 broke"):
+        lanes.run(fail)
+    seen.clear()
+    lanes.run(lambda j: seen.append(j))  # still usable after an error
+    assert sorted(seen) == [0, 1, 2]
+    lanes.close()
+    assert not lanes._threads
+
+
+def test_env_thread_count(monkeypatch):
+    from jirl.envs import gym_bridge
+
+    monkeypatch.delenv("JIRL_ENV_THREADS", raising=False)
+    monkeypatch.setattr(gym_bridge, "available_cores", lambda: 2)
+    assert gym_bridge.default_env_threads(8) == 2 and gym_bridge.default_env_threads(7) == 1
+    monkeypatch.setattr(gym_bridge, "available_cores", lambda: 1)
+    assert gym_bridge.default_env_threads(16) == 1
+    monkeypatch.setenv("JIRL_ENV_THREADS", "3")
+    assert gym_bridge.default_env_threads(16) == 3 and gym_bridge.default_env_threads(2) == 2
+    monkeypatch.setenv("JIRL_ENV_THREADS", "two")
+    with pytest.raises(ValueError, match="JIRL_ENV_THREADS must be a whole number"):
+        gym_bridge.default_env_threads(8)
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        VecEnv("Pendulum-v1", num_envs=2, threads=0)
