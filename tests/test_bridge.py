@@ -140,7 +140,8 @@ def test_direct_mujoco_step_is_bit_identical_to_gymnasium(monkeypatch, threads):
         assert res.finished_returns == ended[len(ended) - len(res.finished_returns):]
     assert len(ended) == 2 * N
     env.close()
-    assert VecEnv("Pendulum-v1", num_envs=1)._group.direct is None  # other envs: Gymnasium's step
+    assert VecEnv("Pendulum-v1", num_envs=8, threads=2)._group.direct is None  # other envs: Gymnasium's step
+    assert VecEnv("Pendulum-v1", num_envs=8, threads=2).threads == 1
     monkeypatch.setenv("JIRL_GYM_STEP", "1")
     assert VecEnv("HalfCheetah-v5", num_envs=1)._group.direct is None  # the opt-out
 

@@ -426,8 +426,9 @@ class VecEnv:
         probe.close()
         layout = _shared_layout(num_envs, self.obs_dim, self.action_dim)
         if workers == 0:
-            self.threads = default_env_threads(num_envs) if threads is None else min(threads, num_envs)
-            self._group = _EnvGroup(env_id, num_envs, max_episode_steps, kwargs, self.threads)
+            want = default_env_threads(num_envs) if threads is None else min(threads, num_envs)
+            self._group = _EnvGroup(env_id, num_envs, max_episode_steps, kwargs, want)
+            self.threads = self._group.direct.threads if self._group.direct is not None else 1  # other envs: one thread
             self._arrays = {name: np.zeros(shape, dtype) for name, (shape, dtype) in layout.items()}
         else:
             self._group = None

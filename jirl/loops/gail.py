@@ -48,8 +48,9 @@ class GAILTrainConfig:
     num_envs: int | None = None
     """Parallel envs (default: 8 with ppo, where a rollout is num_envs x ppo.num_steps transitions; 1 with sac)."""
     env_workers: int = 0
-    """ppo learner: worker processes that step the training envs in parallel (0: in this process). Worth it when
-    env stepping dominates (many envs, spare cores); results are identical either way."""
+    """ppo learner: worker processes that step the training envs in parallel (0: in this process, where HalfCheetah-v5's
+    physics already runs on 2 threads with >= 8 envs on >= 2 cores; JIRL_ENV_THREADS=N sets the thread count).
+    Results are identical either way."""
     backend: Literal["gym", "mjx"] = "gym"
     """ppo learner: training envs in Gymnasium through the NumPy bridge (gym) or in jirl's pure-JAX twin of
     HalfCheetah-v5 (mjx; needs pip install -e ".[mjx]"), where rollout, discriminator and PPO update of a round

@@ -67,8 +67,9 @@ class PPOTrainConfig:
     num_envs: int = 8
     """Parallel envs; a rollout is num_envs x ppo.num_steps transitions (default 8 x 256 = 2048)."""
     env_workers: int = 0
-    """Worker processes that step the training envs in parallel (0: in this process). Worth it when env
-    stepping dominates (many envs, spare cores); results are identical either way."""
+    """Worker processes that step the training envs in parallel (0: in this process, where HalfCheetah-v5's
+    physics already runs on 2 threads with >= 8 envs on >= 2 cores; JIRL_ENV_THREADS=N sets the thread count).
+    Results are identical either way."""
     backend: Literal["gym", "mjx"] = "gym"
     """Training envs: gym = Gymnasium through the NumPy bridge; mjx = jirl's pure-JAX twin of HalfCheetah-v5
     (needs pip install -e ".[mjx]"), so that rollout and update of a round are one compiled call on the
