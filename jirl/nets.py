@@ -86,14 +86,28 @@ def mlp_numpy(params, x, activation: Callable = None):
     Why: acting through the Gymnasium bridge evaluates a 64x64 policy on a handful of rows per env step; a
     JAX dispatch cost 55-67 us there for 8 envs, NumPy 19-34 us (``experiments/profile_acting.py``, 2-core
     CPU). Equal to ``MLP.apply`` up to float rounding (``tests/test_nets.py``)."""
-    activation = np.tanh if activation is None else activation
+    return mlp_numpy_layers(mlp_numpy_params(params), x, activation)
+
+
+def mlp_numpy_params(params) -> list[tuple[np.ndarray, np.ndarray]]:
+    """An MLP's parameter dict as the ``[(kernel, bias), ...]`` list :func:`mlp_numpy_layers` takes, in layer order,
+    with a 3-D bias ``[K, 1, out]`` where the kernels carry a seed axis. Checked once here rather than per call."""
     if set(params) != {f"Dense_{i}" for i in range(len(params))}:
         raise ValueError(f"mlp_numpy: expected layers Dense_0..Dense_{len(params) - 1}, got {sorted(params)}")
-    layers = [params[f"Dense_{i}"] for i in range(len(params))]
-    for i, layer in enumerate(layers):
-        kernel, bias = layer["kernel"], layer["bias"]
-        x = np.matmul(x, kernel) + (bias[..., None, :] if kernel.ndim == 3 else bias)
-        if i < len(layers) - 1:
+    layers = []
+    for i in range(len(params)):
+        kernel, bias = params[f"Dense_{i}"]["kernel"], params[f"Dense_{i}"]["bias"]
+        layers.append((kernel, bias[..., None, :] if kernel.ndim == 3 else bias))
+    return layers
+
+
+def mlp_numpy_layers(layers: list[tuple[np.ndarray, np.ndarray]], x, activation: Callable = None):
+    """:func:`mlp_numpy` on layers from :func:`mlp_numpy_params` (the per-step acting path: no dict look-ups)."""
+    activation = np.tanh if activation is None else activation
+    last = len(layers) - 1
+    for i, (kernel, bias) in enumerate(layers):
+        x = np.matmul(x, kernel) + bias
+        if i < last:
             x = activation(x)
     return x
 

@@ -2,6 +2,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jirl.algorithms import ppo
 from jirl.envs.normalize import norm_apply
@@ -83,18 +84,19 @@ def test_policy_weight_zero_freezes_actor_and_aux_loss_pulls_the_mean():
     assert "aux_loss" in metrics
 
 
-def test_policy_stepper_acts_with_each_seeds_noise_and_needs_a_load_per_rollout():
-    """The bridge's acting (jirl.loops.ppo.PolicyStepper, 2 vmapped seeds x 3 envs, non-trivial observation
-    statistics): step t's action of seed k is mean(norm(obs)) + std * noise[t] with the noise drawn from seed
-    k's key, on the host (NumPy) path and on the JAX path alike; a rollout of T steps needs a fresh load()."""
-    import pytest
+@pytest.mark.parametrize("K", [1, 2])
+def test_policy_stepper_acts_with_each_seeds_noise_and_needs_a_load_per_rollout(K):
+    """The bridge's acting (jirl.loops.ppo.PolicyStepper, 1 seed (its own 2-D path) or 2 vmapped seeds, x 3 envs,
+    non-trivial observation statistics): step t's action of seed k is mean(norm(obs)) + std * noise[t] with the
+    noise drawn from seed k's key, on the host (NumPy) path and on the JAX path alike; a rollout of T steps
+    needs a fresh load()."""
 
     from jirl.envs.normalize import norm_init, norm_update
     from jirl.loops.common import stack_trees, tree_index
     from jirl.loops.ppo import PolicyStepper
 
     cfg = ppo.PPOConfig(hidden=(16, 16), num_steps=4, init_log_std=-0.5)
-    K, N, D, A = 2, 3, 5, 2
+    N, D, A = 3, 5, 2
     rng = np.random.default_rng(0)
     params = stack_trees([ppo.init(cfg, jax.random.PRNGKey(s), D, A, 1).params for s in range(K)])
     norm = stack_trees([norm_update(norm_init(D), jnp.asarray(rng.normal(3.0 * s, 2.0 + s, size=(50, D)), jnp.float32)) for s in range(K)])

@@ -185,13 +185,11 @@ class DirectGroup:
         if any((s["frame_skip"], s["dt"], s["forward_weight"], s["ctrl_weight"], s["first"], s["npos"]) != self.model_consts for s in sims):
             raise ValueError("DirectGroup: every env must have the same frame skip, time step, reward weights and observation")
         self.threads = max(1, min(int(threads), len(sims)))
-        bounds = np.linspace(0, len(sims), self.threads + 1).round().astype(int)
-        self._chunks = [range(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
         self._lanes = _Lanes(self.threads) if self.threads > 1 else None
         self._x_before = np.empty(len(sims))
         self._mj_step, self._post = mujoco.mj_step, mujoco.mj_rnePostConstraint
 
-    def _step_envs(self, envs: range, scaled: np.ndarray, obs_out: np.ndarray) -> None:
+    def _step_envs(self, envs, scaled: np.ndarray, obs_out: np.ndarray) -> None:
         frame_skip, _, _, _, first, npos = self.model_consts
         mj_step, post, x_before = self._mj_step, self._post, self._x_before
         for i in envs:
@@ -208,10 +206,12 @@ class DirectGroup:
         """Step env ``i`` with ``scaled[i]`` (env units, float64), write its observation into ``obs_out[i]``;
         returns the rewards ``[N]`` (float64), each equal to Gymnasium's."""
         if self._lanes is None:
-            self._step_envs(self._chunks[0], scaled, obs_out)
+            self._step_envs(range(len(self.sims)), scaled, obs_out)
         else:
-            chunks = self._chunks
-            self._lanes.run(lambda j: self._step_envs(chunks[j], scaled, obs_out))
+            # The lanes take envs from one shared iterator (its ``next`` is atomic under the GIL), so a lane that
+            # starts late (a thread wake-up) or runs slow takes fewer envs; which lane steps an env changes nothing.
+            todo = iter(range(len(self.sims)))
+            self._lanes.run(lambda j: self._step_envs(todo, scaled, obs_out))
         _, dt, forward_weight, ctrl_weight, _, _ = self.model_consts
         x_after = np.array([s["qpos"][0] for s in self.sims])
         return forward_weight * ((x_after - self._x_before) / dt) - ctrl_weight * np.sum(np.square(scaled), axis=1)
