@@ -77,27 +77,15 @@ def direct_step_fn(env):
     checks it over whole episodes with truncation and autoreset). Resets still go through Gymnasium. The
     returned ``step(action, obs_out) -> reward`` writes the observation into ``obs_out``; the time limit is
     the caller's job (HalfCheetah never terminates). Set ``JIRL_GYM_STEP=1`` to always use ``env.step``.
-    A vector env steps its envs through :class:`DirectGroup` (the same calls, the reward on whole arrays,
-    optionally on several threads).
+    This is :class:`DirectGroup` (what a vector env steps its envs with) for one env.
     """
     sim = _direct_sim(env)
     if sim is None:
         return None
-    import mujoco
-
-    model, data, qpos, qvel, ctrl = sim["model"], sim["data"], sim["qpos"], sim["qvel"], sim["ctrl"]
-    frame_skip, dt, first, npos = sim["frame_skip"], sim["dt"], sim["first"], sim["npos"]
-    forward_weight, ctrl_weight = sim["forward_weight"], sim["ctrl_weight"]
-    mj_step, post_constraint = mujoco.mj_step, mujoco.mj_rnePostConstraint
+    group = DirectGroup([sim])
 
     def step(action: np.ndarray, obs_out: np.ndarray) -> float:
-        x_before = qpos[0]
-        ctrl[:] = action
-        mj_step(model, data, nstep=frame_skip)
-        post_constraint(model, data)
-        obs_out[:npos] = qpos[first:]
-        obs_out[npos:] = qvel
-        return forward_weight * ((qpos[0] - x_before) / dt) - ctrl_weight * np.sum(np.square(action))
+        return float(group.step(np.asarray(action, np.float64)[None], obs_out[None])[0])
 
     return step
 
