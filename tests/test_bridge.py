@@ -186,6 +186,12 @@ def test_env_lanes_run_every_lane_and_pass_errors_on():
 
     with pytest.raises(RuntimeError, match="lane 2 broke"):
         lanes.run(fail)
+
+    def fail_both(j):
+        raise (KeyError if j == 0 else RuntimeError)(f"lane {j}")
+
+    with pytest.raises(KeyError):  # the caller's own error wins, and the lanes' are not kept for the next run
+        lanes.run(fail_both)
     seen.clear()
     lanes.run(lambda j: seen.append(j))  # still usable after an error
     assert sorted(seen) == [0, 1, 2]

@@ -103,7 +103,8 @@ class _Lanes:
     threads woken through a pair of locks each (cheaper than ``Event``s, ~10 us per hand-off).
 
     Only worth it for work that releases the GIL, e.g. ``mujoco.mj_step``; the Python around it still runs one
-    thread at a time. An exception on a lane is re-raised by :meth:`run` on the calling thread."""
+    thread at a time. An exception on a lane is re-raised by :meth:`run` on the calling thread. Threads do not
+    survive ``fork``: a forked child must make its own envs (jirl's worker processes are spawned)."""
 
     def __init__(self, k: int):
         import threading
@@ -145,9 +146,9 @@ class _Lanes:
             for j in range(1, self.k):
                 self._done[j].acquire()
             self._work = None
-        if self._errors:
-            err, self._errors = self._errors[0], []
-            raise err
+            errors, self._errors = self._errors, []  # an error of lane 0 wins; none is kept for the next run
+        if errors:
+            raise errors[0]
 
     def close(self) -> None:
         self._stop = True
