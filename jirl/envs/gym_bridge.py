@@ -85,7 +85,7 @@ def direct_step_fn(env):
     group = DirectGroup([sim])
 
     def step(action: np.ndarray, obs_out: np.ndarray) -> float:
-        return float(group.step(np.asarray(action, np.float64)[None], obs_out[None])[0])
+        return float(group.step(np.asarray(action)[None], obs_out[None])[0])  # no cast: the ctrl cost in the action's dtype, as Gymnasium
 
     return step
 
