@@ -20,7 +20,9 @@ evaluation is off. --backend mjx steps jirl's pure-JAX twin of HalfCheetah-v5 in
 --minibatch-size and --epochs then set the round's shape (the 2048-step rollout is a CPU-bridge setting).
 --preset default measures the scripts' own defaults instead (experiments/ppo.py,
 experiments/gail.py: for GAIL 256x256 nets, minibatch 256, the behaviour-cloning term). The figure is appended to its table in BENCHMARKS.md with the date, the machine and this
-command unless --no-record is given. Last stdout line: a JSON summary.
+command unless --no-record is given. Last stdout line: a JSON summary; for PPO/GAIL through the bridge it also
+gives collect_ms_per_round and update_ms_per_round (median ms per round in acting + env stepping, and in the rest:
+the jitted update, its transfers and logging).
 """
 
 from __future__ import annotations
@@ -134,6 +136,19 @@ def _measure_rows(run_dir: Path, start: int, seed: int, num_seeds: int) -> tuple
     return num_seeds * steps / seconds, steps
 
 
+def _round_split(run_dir: Path, start: int, seed: int, num_seeds: int) -> dict:
+    """PPO/GAIL through the bridge: median milliseconds per round spent collecting (acting + env stepping) and in
+    the rest (the jitted update, its transfers and logging), over the rounds after env step ``start``."""
+    metrics = run_dir / ("metrics.jsonl" if num_seeds == 1 else f"seed-{seed}/metrics.jsonl")
+    rows = [json.loads(line) for line in metrics.read_text().splitlines()]
+    rows = [r for r in rows if "collect_s" in r and r["env_steps"] > start]
+    if not rows:
+        return {}
+    median = lambda xs: sorted(xs)[len(xs) // 2]
+    return {"collect_ms_per_round": round(1e3 * median([r["collect_s"] for r in rows]), 1),
+            "update_ms_per_round": round(1e3 * median([r["update_s"] for r in rows]), 1)}
+
+
 def benchmark(cfg: BenchmarkConfig) -> dict:
     if cfg.algo == "sac" and cfg.backend != "gym":
         raise UserError("--backend mjx is for --algo ppo or gail (SAC steps one Gymnasium env)")
@@ -154,6 +169,7 @@ def benchmark(cfg: BenchmarkConfig) -> dict:
         measure = 100 * per_rollout if cfg.measure_steps is None else cfg.measure_steps
         if measure < per_rollout or warmup < 0:
             raise UserError(f"--measure-steps must be >= {per_rollout:,} (one rollout) and --warmup-steps >= 0")
+    split = {}
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
         if cfg.algo == "sac":
@@ -186,6 +202,7 @@ def benchmark(cfg: BenchmarkConfig) -> dict:
             else:
                 gail_train(GAILTrainConfig(**common, bc_init=False, critic_warmup_rounds=0, bc_coef=0.0))
             sps, steps = _measure_rows(run_dir, warmup, cfg.seed, cfg.num_seeds)
+            split = _round_split(run_dir, warmup, cfg.seed, cfg.num_seeds)
             hidden = "x".join(map(str, pcfg.hidden))
             setting = (f"{cfg.algo.upper()} {cfg.env_id}" + (" MJX twin" if cfg.backend == "mjx" else "")
                        + f", {hidden}, {cfg.num_envs} env{'s' if cfg.num_envs > 1 else ''} x {T} steps, "
@@ -195,7 +212,7 @@ def benchmark(cfg: BenchmarkConfig) -> dict:
         setting += f", {cfg.num_seeds} vmapped seeds (steps/s of all seeds)"
     ratios = {f"vs {name} {fig:g}": round(sps / fig, 2) for name, fig in PEERS[cfg.algo].items()}
     summary = {"algo": cfg.algo, "env_id": cfg.env_id, "num_seeds": cfg.num_seeds, "env_steps_per_s": round(sps, 1), "measured_steps": steps, "setting": setting,
-               **ratios, "machine": machine_description()}
+               **ratios, **split, "machine": machine_description()}
     if cfg.record:
         gpu = summary["machine"].startswith("GPU")  # as machine_description() names a GPU machine
         cmd = ("python experiments/benchmark.py " + " ".join(sys.argv[1:])).strip()

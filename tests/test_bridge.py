@@ -110,7 +110,7 @@ def test_worker_processes_give_identical_results(env_id):
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_direct_mujoco_step_is_bit_identical_to_gymnasium(monkeypatch, threads):
     """HalfCheetah-v5 is stepped through MuJoCo directly (jirl.envs.gym_bridge.DirectGroup), on 1, 2 or 3
-    threads (3 splits the 5 envs unevenly); observations, rewards, truncations, final observations and
+    threads (which take the 5 envs from a shared iterator, so any thread may step any env); observations, rewards, truncations, final observations and
     episode returns must equal Gymnasium's own ``env.step`` exactly, over several episodes with autoreset."""
     import gymnasium as gym
 

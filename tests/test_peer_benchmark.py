@@ -58,6 +58,10 @@ def test_benchmark_rollout_shape_options_and_user_errors(run_script, tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     s = json.loads(res.stdout.strip().splitlines()[-1])
     assert s["measured_steps"] == 128 and s["env_steps_per_s"] > 0
+    # where a round's time goes: both parts present, and together about the round time (2 rounds of 64 steps)
+    round_ms = 1e3 * 64 / s["env_steps_per_s"]
+    assert s["collect_ms_per_round"] > 0 and s["update_ms_per_round"] > 0
+    assert 0.5 * round_ms < s["collect_ms_per_round"] + s["update_ms_per_round"] < 2.0 * round_ms
     assert s["setting"] == "PPO HalfCheetah-v5, 64x64, 4 envs x 16 steps, 2 epochs, minibatch 32"
     text = out.read_text()
     assert "## PPO, HalfCheetah-v5" in text and "4 envs x 16 steps, 2 epochs, minibatch 32" in text

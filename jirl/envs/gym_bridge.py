@@ -100,7 +100,7 @@ def available_cores() -> int:
 
 class _Lanes:
     """``k`` lanes of work run at once: lane 0 on the calling thread, lanes ``1 .. k-1`` on persistent daemon
-    threads woken through a pair of locks each (cheaper than ``Event``s, ~10 us per hand-off).
+    threads woken through a pair of locks each (a lighter hand-off than ``threading.Event``).
 
     Only worth it for work that releases the GIL, e.g. ``mujoco.mj_step``; the Python around it still runs one
     thread at a time. An exception on a lane is re-raised by :meth:`run` on the calling thread. Threads do not
@@ -169,17 +169,17 @@ class DirectGroup:
         import mujoco
 
         self.sims = sims
-        s0 = sims[0]
-        self.model_consts = (s0["frame_skip"], s0["dt"], s0["forward_weight"], s0["ctrl_weight"], s0["first"], s0["npos"])
-        if any((s["frame_skip"], s["dt"], s["forward_weight"], s["ctrl_weight"], s["first"], s["npos"]) != self.model_consts for s in sims):
+        consts = ("frame_skip", "dt", "forward_weight", "ctrl_weight", "first", "npos")
+        if any(s[c] != sims[0][c] for s in sims for c in consts):
             raise ValueError("DirectGroup: every env must have the same frame skip, time step, reward weights and observation")
+        self.frame_skip, self.dt, self.forward_weight, self.ctrl_weight, self.first, self.npos = (sims[0][c] for c in consts)
         self.threads = max(1, min(int(threads), len(sims)))
         self._lanes = _Lanes(self.threads) if self.threads > 1 else None
         self._x_before = np.empty(len(sims))
         self._mj_step, self._post = mujoco.mj_step, mujoco.mj_rnePostConstraint
 
     def _step_envs(self, envs, scaled: np.ndarray, obs_out: np.ndarray) -> None:
-        frame_skip, _, _, _, first, npos = self.model_consts
+        frame_skip, first, npos = self.frame_skip, self.first, self.npos
         mj_step, post, x_before = self._mj_step, self._post, self._x_before
         for i in envs:
             s = self.sims[i]
@@ -201,9 +201,8 @@ class DirectGroup:
             # starts late (a thread wake-up) or runs slow takes fewer envs; which lane steps an env changes nothing.
             todo = iter(range(len(self.sims)))
             self._lanes.run(lambda j: self._step_envs(todo, scaled, obs_out))
-        _, dt, forward_weight, ctrl_weight, _, _ = self.model_consts
         x_after = np.array([s["qpos"][0] for s in self.sims])
-        return forward_weight * ((x_after - self._x_before) / dt) - ctrl_weight * np.sum(np.square(scaled), axis=1)
+        return self.forward_weight * ((x_after - self._x_before) / self.dt) - self.ctrl_weight * np.sum(np.square(scaled), axis=1)
 
     def close(self) -> None:
         if self._lanes is not None:
@@ -342,6 +341,9 @@ def _worker(conn, shm_name: str, layout: dict, first: int, n: int, env_id: str, 
             shm.close()
 
 
+MIN_ENVS_PER_THREAD = 4
+
+
 def default_env_threads(num_envs: int) -> int:
     """Threads a :class:`VecEnv` of ``num_envs`` HalfCheetah-v5 envs steps them on by default: ``JIRL_ENV_THREADS``
     if set, else 2 when there are at least MIN_ENVS_PER_THREAD envs per thread and two cores, else 1."""
@@ -355,9 +357,6 @@ def default_env_threads(num_envs: int) -> int:
             raise ValueError(f"JIRL_ENV_THREADS must be a whole number >= 1, got {env!r}")
         return min(n, num_envs)
     return 2 if available_cores() >= 2 and num_envs >= 2 * MIN_ENVS_PER_THREAD else 1
-
-
-MIN_ENVS_PER_THREAD = 4
 
 
 class VecEnv:
