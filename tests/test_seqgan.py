@@ -268,3 +268,44 @@ def test_lm_ratio_discriminator_rejects_the_cnn_only_dropout():
     with pytest.raises(UserError, match="cnn discriminator only"):
         loop.check_config(bad)
     loop.check_config(loop.SeqGANRunConfig(model=dataclasses.replace(sg.SeqGANConfig(), disc="lm-ratio", d_l2=0.2)))  # L2 on q's output layer is fine
+
+
+def test_optimal_discriminator_is_the_oracle_ratio_never_trained_and_its_reward_lowers_nll_oracle():
+    """The diagnostic --model.disc optimal: D's logit is exactly log p_oracle - log G, nothing trains it, and the
+    policy gradient on it moves the generator towards the oracle (NLL_oracle of its samples goes down)."""
+    from jirl.loops import seqgan as loop
+
+    cfg = dataclasses.replace(CFG, disc="optimal", reward="logit", baseline=True, pg_lr=3e-2)
+    run_cfg = loop.SeqGANRunConfig(num_seeds=1, num_train=512, num_eval=256, num_negatives=512, g_steps=8, model=cfg)
+    state = loop.split_branches(run_cfg, loop.disc_from_generator(run_cfg, loop.init_seed(run_cfg, jax.random.PRNGKey(60))))
+    same = jax.tree_util.tree_map(lambda a, b: bool(jnp.all(a == b)), state["disc"].params, state["oracle"])
+    assert all(jax.tree_util.tree_leaves(same))
+    tokens = sg.sample(cfg, state["adv"].params, jax.random.PRNGKey(61), 9)
+    want = sg.sequence_log_probs(cfg, state["oracle"], tokens) - sg.sequence_log_probs(cfg, state["adv"].params, tokens)
+    np.testing.assert_allclose(sg.disc_logits(cfg, state["disc"].params, tokens, state["adv"].params), want, rtol=1e-5, atol=1e-4)
+    assert not loop.trains_disc(run_cfg) and loop.trains_disc(dataclasses.replace(run_cfg, model=dataclasses.replace(cfg, disc="lm-ratio")))
+
+    def nll_oracle(s, k):
+        return float(sg.nll(cfg, s["oracle"], sg.sample(cfg, s["adv"].params, k, 4000)))
+
+    before = nll_oracle(state, jax.random.PRNGKey(62))
+    epoch = jax.jit(lambda s, k: loop.adversarial_epoch(run_cfg, s, k))
+    for i in range(3):
+        state, metrics = epoch(state, jax.random.PRNGKey(63 + i))
+    assert "disc_loss" not in metrics and "pg_loss" in metrics  # no discriminator round ran
+    same = jax.tree_util.tree_map(lambda a, b: bool(jnp.all(a == b)), state["disc"].params, state["oracle"])
+    assert all(jax.tree_util.tree_leaves(same))
+    after = nll_oracle(state, jax.random.PRNGKey(62))
+    assert after < before - 0.05, (before, after)
+
+
+def test_zero_generator_or_discriminator_steps_leave_that_player_unchanged():
+    from jirl.loops import seqgan as loop
+
+    run_cfg = loop.SeqGANRunConfig(num_seeds=1, num_train=256, num_eval=32, num_negatives=256, g_steps=0, d_rounds=0, model=CFG)
+    state = loop.split_branches(run_cfg, loop.init_seed(run_cfg, jax.random.PRNGKey(70)))
+    new, metrics = jax.jit(lambda s, k: loop.adversarial_epoch(run_cfg, s, k))(state, jax.random.PRNGKey(71))
+    for name in ("adv", "disc"):
+        same = jax.tree_util.tree_map(lambda a, b: bool(jnp.all(a == b)), new[name].params, state[name].params)
+        assert all(jax.tree_util.tree_leaves(same)), name
+    assert set(metrics) == {"mle_loss"}

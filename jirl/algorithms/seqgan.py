@@ -63,12 +63,15 @@ class SeqGANConfig:
     when D saturates); logd = log D. Q averages this over the completions."""
     baseline: bool = False
     """Subtract the batch mean of Q at each position (a baseline; the paper uses none)."""
-    disc: Literal["cnn", "lm-ratio"] = "cnn"
+    disc: Literal["cnn", "lm-ratio", "optimal"] = "cnn"
     """Discriminator: cnn = the paper's CNN over the whole sequence (d_emb, d_filters, d_dropout, d_l2);
     lm-ratio = AIRL's form for sequences (Fu et al. 2018): logit of D(Y) = log q(Y) - log G(Y), with q an LSTM
     language model of the generator's size and G the current generator. q starts at the split as a copy of the
     pre-trained generator (D = 1/2 everywhere) and is trained by the same cross-entropy; its optimum is q = the
-    data distribution, whatever G is, so D's logit is the likelihood ratio by construction."""
+    data distribution, whatever G is, so D's logit is the likelihood ratio by construction. optimal = a diagnostic,
+    not a method: the Bayes-optimal discriminator D* = p/(p + G) between the oracle p and the current generator,
+    computed exactly from the oracle's likelihood (lm-ratio with q = the oracle; nothing is trained). It bounds
+    what the policy gradient can do with a perfect reward, i.e. how much of SeqGAN's result is the discriminator's."""
     d_emb: int = 64
     """Token embedding size of the discriminator."""
     d_filters: tuple[tuple[int, int], ...] = ((2, 64), (3, 64), (4, 64), (5, 64))
@@ -79,6 +82,10 @@ class SeqGANConfig:
     """Dropout rate on the discriminator's features while it trains (the paper: 0.25)."""
     d_l2: float = 0.0
     """Weight of an L2 penalty 0.5 * ||w||^2 on the discriminator's output layer (the paper: 0.2)."""
+
+
+LIKELIHOOD_RATIO = ("lm-ratio", "optimal")
+"""Discriminators whose logit is ``log q(Y) - log G(Y)`` for a generator-shaped language model q."""
 
 
 @chex.dataclass(frozen=True)
@@ -136,8 +143,9 @@ def init_oracle(cfg: SeqGANConfig, key: chex.PRNGKey, std: float = 1.0):
 
 def init_discriminator(cfg: SeqGANConfig, key: chex.PRNGKey):
     """The CNN's parameters, or for ``disc="lm-ratio"`` those of the language model q (a generator-shaped
-    pytree; SeqGAN sets it to the pre-trained generator at the split, see :func:`jirl.loops.seqgan.disc_from_generator`)."""
-    if cfg.disc == "lm-ratio":
+    pytree; SeqGAN sets it to the pre-trained generator at the split, or for ``disc="optimal"`` to the oracle, see
+    :func:`jirl.loops.seqgan.disc_from_generator`)."""
+    if cfg.disc in LIKELIHOOD_RATIO:
         return init_generator(cfg, key)
     return discriminator(cfg).init(key, jnp.zeros((1, cfg.seq_len), jnp.int32))
 
@@ -214,10 +222,11 @@ def sequence_log_probs(cfg: SeqGANConfig, params, tokens: jax.Array) -> jax.Arra
 
 def disc_logits(cfg: SeqGANConfig, d_params, tokens: jax.Array, gen_params=None) -> jax.Array:
     """``[..., L] -> [...]`` logits of P(real). With ``disc="lm-ratio"`` the logit is ``log q(Y) - log G(Y)``
-    (``d_params`` = q, ``gen_params`` = G, which gets no gradient from here)."""
-    if cfg.disc == "lm-ratio":
+    (``d_params`` = q, ``gen_params`` = G, which gets no gradient from here); ``disc="optimal"`` is the same form
+    with q = the oracle."""
+    if cfg.disc in LIKELIHOOD_RATIO:
         if gen_params is None:
-            raise ValueError("disc='lm-ratio' scores sequences against the generator: pass gen_params")
+            raise ValueError(f"disc={cfg.disc!r} scores sequences against the generator: pass gen_params")
         log_g = jax.lax.stop_gradient(sequence_log_probs(cfg, gen_params, tokens))
         return sequence_log_probs(cfg, d_params, tokens) - log_g
     return discriminator(cfg).apply(d_params, tokens)
@@ -301,14 +310,14 @@ def disc_loss(
     """Binary cross-entropy from logits (real sequences label 1, generated ones label 0) plus the L2 penalty on
     the output layer. With ``key`` the discriminator runs in training mode (dropout, if configured; the
     lm-ratio discriminator has no dropout)."""
-    if key is None or cfg.disc == "lm-ratio":
+    if key is None or cfg.disc in LIKELIHOOD_RATIO:
         lr, lf = disc_logits(cfg, d_params, real, gen_params), disc_logits(cfg, d_params, fake, gen_params)
     else:
         kr, kf = jax.random.split(key)
         apply = lambda x, k: discriminator(cfg).apply(d_params, x, train=True, rngs={"dropout": k})
         lr, lf = apply(real, kr), apply(fake, kf)
     bce = 0.5 * (optax.sigmoid_binary_cross_entropy(lr, 1.0).mean() + optax.sigmoid_binary_cross_entropy(lf, 0.0).mean())
-    out = d_params["params"]["out" if cfg.disc == "lm-ratio" else SequenceCNN.OUTPUT]
+    out = d_params["params"]["out" if cfg.disc in LIKELIHOOD_RATIO else SequenceCNN.OUTPUT]
     l2 = 0.5 * (jnp.sum(out["kernel"] ** 2) + jnp.sum(out["bias"] ** 2))
     return bce + cfg.d_l2 * l2, {"disc_loss": bce, "disc_acc": 0.5 * ((lr > 0).mean() + (lf < 0).mean())}
 

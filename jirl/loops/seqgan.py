@@ -101,7 +101,7 @@ def check_config(cfg: SeqGANRunConfig) -> None:
         "emb": ">=1", "hidden": ">=1", "batch_size": ">=1", "mle_lr": ">0", "pg_lr": ">0", "max_grad_norm": ">0", "rollout_decay": "[0,1]",
         "d_emb": ">=1", "d_lr": ">0", "d_dropout": "[0,1)", "d_l2": ">=0",
     })
-    if m.disc == "lm-ratio" and m.d_dropout > 0:
+    if m.disc in sg.LIKELIHOOD_RATIO and m.d_dropout > 0:
         raise UserError("--model.d-dropout applies to the cnn discriminator only; drop it or use --model.disc cnn")
     if not m.d_filters or min(min(w, n) for w, n in m.d_filters) < 1:
         raise UserError("--model.d-filters needs one or more (width, filters) pairs, all >= 1")
@@ -189,11 +189,17 @@ def pretrain_epoch(cfg: SeqGANRunConfig, state, key):
 
 def disc_from_generator(cfg: SeqGANRunConfig, state):
     """Before discriminator pre-training: an lm-ratio discriminator's q starts as the pre-trained generator
-    (so D = 1/2 everywhere); the CNN keeps its random initialization."""
-    if cfg.model.disc != "lm-ratio":
+    (so D = 1/2 everywhere); the diagnostic ``optimal`` one is the oracle (D = D*, never trained); the CNN keeps
+    its random initialization."""
+    if cfg.model.disc not in sg.LIKELIHOOD_RATIO:
         return state
-    p = state["mle"].params
+    p = state["oracle"] if cfg.model.disc == "optimal" else state["mle"].params
     return {**state, "disc": sg.Learner(params=p, opt_state=sg.disc_optimizer(cfg.model).init(p))}
+
+
+def trains_disc(cfg: SeqGANRunConfig) -> bool:
+    """False for the diagnostic ``--model.disc optimal`` (D* is computed, not learned)."""
+    return cfg.model.disc != "optimal"
 
 
 def disc_pretrain_round(cfg: SeqGANRunConfig, state, key):
@@ -217,12 +223,16 @@ def adversarial_epoch(cfg: SeqGANRunConfig, state, key):
         gen, roll, metrics = sg.generator_pg_step(m, gen, roll, state["disc"].params, k)
         return (gen, roll), metrics
 
-    (adv, roll), g_metrics = jax.lax.scan(g_step, (state["adv"], state["roll"]), jax.random.split(k_g, cfg.g_steps))
+    (adv, roll), g_metrics = (state["adv"], state["roll"]), {}
+    if cfg.g_steps:  # a zero-length scan would leave no last step to report
+        (adv, roll), g_metrics = jax.lax.scan(g_step, (adv, roll), jax.random.split(k_g, cfg.g_steps))
 
     def d_step(disc, k):
         return disc_round(cfg, disc, state, adv.params, k)
 
-    disc, d_metrics = jax.lax.scan(d_step, state["disc"], jax.random.split(k_d, cfg.d_rounds))
+    disc, d_metrics = state["disc"], {}
+    if trains_disc(cfg) and cfg.d_rounds:
+        disc, d_metrics = jax.lax.scan(d_step, disc, jax.random.split(k_d, cfg.d_rounds))
     metrics = {"mle_loss": mle_loss, **jax.tree_util.tree_map(lambda x: x[-1], {**g_metrics, **d_metrics})}
     return {**state, "mle": mle, "adv": adv, "roll": roll, "disc": disc}, metrics
 
@@ -333,7 +343,7 @@ def train(cfg: SeqGANRunConfig) -> dict:
         if epoch == cfg.pretrain_epochs:  # the split: discriminator pre-training, then the two branches
             t0 = time.time()
             state = disc_init_fn(state)
-            for r in range(cfg.d_pretrain_rounds):
+            for r in range(cfg.d_pretrain_rounds if trains_disc(cfg) else 0):
                 state, _ = dpre_fn(state, seed_keys(cfg, 2, r))
             state = jax.block_until_ready(split_fn(state))
             phase_s["disc_pretraining"] += time.time() - t0
