@@ -4,6 +4,8 @@
     python experiments/seqgan.py --num-seeds 1 --adv-epochs 20    # a quicker look
     python experiments/seqgan.py --model.vocab 5000               # the paper's vocabulary (slower)
     python experiments/seqgan.py --run-dir runs/seqgan --resume   # continue a killed run
+    python experiments/seqgan.py --model.disc optimal --model.reward logit --model.baseline --g-steps 5 --adv-epochs 10
+                                     # diagnostic: the policy gradient with the exact optimal discriminator
 
 A random LSTM oracle (parameters ~ N(0, 1)) writes --num-train sequences; a generator LSTM is pre-trained on them
 by maximum likelihood, a CNN discriminator is pre-trained, and then one copy of the generator continues maximum
