@@ -1,13 +1,21 @@
 """Shared command-line plumbing for ``experiments/*.py``: typed configs parsed by tyro, user mistakes reported
 as one line on stderr with exit status 2 (no traceback), a non-finite loss as one line with exit status 1,
-and the summary dict printed as the final JSON line on stdout."""
+Ctrl-C (SIGINT) and ``kill`` (SIGTERM, e.g. a cluster's pre-emption) as one line with exit status 130 / 143,
+and the summary dict printed as the final JSON line on stdout.
+
+Every file jirl writes is written atomically, so a run stopped by either signal, or killed outright, keeps its
+last checkpoint whole and ``--resume`` continues from it. Note that a job started in the background by a
+non-interactive shell (``nohup python ... &`` in a script) inherits an *ignored* SIGINT from the shell, so
+``kill -INT`` does nothing there; stop it with ``kill`` (SIGTERM)."""
 
 from __future__ import annotations
 
 import inspect
 import os
 import re
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -45,6 +53,15 @@ def _tidy_tyro_help() -> None:
     _docstrings.parse_docstring_from_object = joined
 
 
+class Terminated(BaseException):
+    """Raised in the main thread by SIGTERM while :func:`run` executes a script (see :func:`_on_sigterm`)."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM during the clean-up kills at once
+    raise Terminated
+
+
 def run(config_type: type[T], main: Callable[[T], dict], description: str, args: list[str] | None = None) -> dict:
     """Parse ``config_type`` from the command line, call ``main(config)``, print its summary as JSON."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -54,6 +71,11 @@ def run(config_type: type[T], main: Callable[[T], dict], description: str, args:
 
     _tidy_tyro_help()
     config = tyro.cli(config_type, description=description, args=args)
+    # SIGTERM stops the run like Ctrl-C (a clean line, context managers closed, env workers shut down) instead of
+    # killing the process mid-step; only where nobody else chose a handler, and only from the main thread.
+    catch_term = threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    if catch_term:
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         summary = main(config)
     except UserError as e:
@@ -62,5 +84,10 @@ def run(config_type: type[T], main: Callable[[T], dict], description: str, args:
         fail(str(e), 1)
     except KeyboardInterrupt:
         fail("interrupted; the last checkpoint (if any) is kept, rerun with --resume to continue", 130)
+    except Terminated:
+        fail("terminated (SIGTERM); the last checkpoint (if any) is kept, rerun with --resume to continue", 143)
+    finally:
+        if catch_term:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
     print_final_json(summary)
     return summary
