@@ -26,7 +26,7 @@ import jax
 import numpy as np
 from flax import serialization
 
-from jirl.fileio import atomic_write_bytes
+from jirl.fileio import atomic_write_bytes, save_figure
 
 CHECKPOINT_NAME = "checkpoint.msgpack"
 
@@ -275,11 +275,7 @@ class RunLogger:
         ax.set_title(self.title)
         ax.grid(alpha=0.3)
         ax.legend(loc="best", fontsize=8)
-        fig.tight_layout()
-        tmp = self.run_dir / ".curve.png.tmp.png"
-        fig.savefig(tmp, dpi=110)
-        plt.close(fig)
-        os.replace(tmp, self.run_dir / "curve.png")
+        save_figure(fig, self.run_dir / "curve.png", dpi=110)
 
     def close(self) -> None:
         self._metrics.close()

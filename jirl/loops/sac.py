@@ -309,8 +309,12 @@ def train(cfg: SACTrainConfig, imitation: OffPolicyImitation | None = None) -> d
         meta = {"step": at_step, "wall_s": elapsed_before + time.time() - start_time}
         for k, d in enumerate(dirs):  # the replay buffers first, each in its seed's folder
             tmp = d / f".{buf_name}.tmp.npz"
-            np.savez(tmp, **buffer_to_numpy(tree_index(buffer, k)))
-            os.replace(tmp, d / buf_name)
+            try:
+                np.savez(tmp, **buffer_to_numpy(tree_index(buffer, k)))
+                os.replace(tmp, d / buf_name)
+            except BaseException:  # e.g. Ctrl-C / SIGTERM while writing: no stray temp file left behind
+                tmp.unlink(missing_ok=True)
+                raise
         files = [str(d.relative_to(run_dir) / buf_name) for d in dirs]
         save_seed_checkpoints(
             run_dir, dirs, {"sac": state, "norm": norm, "key": key, "aux": aux}, dict(meta, buffer_files=files, config=config_to_dict(cfg)),
