@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import io
 import json
 import os
 import time
@@ -308,13 +309,9 @@ def train(cfg: SACTrainConfig, imitation: OffPolicyImitation | None = None) -> d
         buf_name = f"buffer-{at_step}.npz"
         meta = {"step": at_step, "wall_s": elapsed_before + time.time() - start_time}
         for k, d in enumerate(dirs):  # the replay buffers first, each in its seed's folder
-            tmp = d / f".{buf_name}.tmp.npz"
-            try:
-                np.savez(tmp, **buffer_to_numpy(tree_index(buffer, k)))
-                os.replace(tmp, d / buf_name)
-            except BaseException:  # e.g. Ctrl-C / SIGTERM while writing: no stray temp file left behind
-                tmp.unlink(missing_ok=True)
-                raise
+            data = io.BytesIO()
+            np.savez(data, **buffer_to_numpy(tree_index(buffer, k)))
+            atomic_write_bytes(d / buf_name, data.getvalue())  # no half-written or stray temp file, even on Ctrl-C / SIGTERM
         files = [str(d.relative_to(run_dir) / buf_name) for d in dirs]
         save_seed_checkpoints(
             run_dir, dirs, {"sac": state, "norm": norm, "key": key, "aux": aux}, dict(meta, buffer_files=files, config=config_to_dict(cfg)),
