@@ -248,14 +248,6 @@ def test_lm_ratio_discriminator_is_the_likelihood_ratio_starts_at_one_half_and_l
     fake = sg.sample(cfg, gen, jax.random.PRNGKey(46), 512)
     g_grad = jax.grad(lambda g: sg.disc_loss(cfg, gen, real[:32], fake[:32], gen_params=g)[0])(gen)
     assert all(float(jnp.abs(x).max()) == 0.0 for x in jax.tree_util.tree_leaves(g_grad))
-    # log G computed beforehand (what disc_epochs does once per round) gives the same loss and gradient
-    q_perturbed = jax.tree_util.tree_map(lambda x: x + 0.1, gen)
-    pre = (sg.sequence_log_probs(cfg, gen, real[:32]), sg.sequence_log_probs(cfg, gen, fake[:32]))
-    (l_a, _), g_a = jax.value_and_grad(lambda q: sg.disc_loss(cfg, q, real[:32], fake[:32], gen_params=gen), has_aux=True)(q_perturbed)
-    (l_b, _), g_b = jax.value_and_grad(lambda q: sg.disc_loss(cfg, q, real[:32], fake[:32], log_g=pre), has_aux=True)(q_perturbed)
-    assert float(l_a) > 0.7  # q != G, so the check below compares a non-trivial loss
-    np.testing.assert_allclose(float(l_a), float(l_b), rtol=1e-6)
-    jax.tree_util.tree_map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), g_a, g_b)
     disc = sg.Learner(params=gen, opt_state=sg.disc_optimizer(cfg).init(gen))
     disc, _ = jax.jit(lambda d: sg.disc_epochs(cfg, d, real, fake, jax.random.PRNGKey(47), 10, gen))(disc)
     real_new, fake_new = sg.sample(cfg, oracle, jax.random.PRNGKey(48), 500), sg.sample(cfg, gen, jax.random.PRNGKey(49), 500)

@@ -220,18 +220,15 @@ def sequence_log_probs(cfg: SeqGANConfig, params, tokens: jax.Array) -> jax.Arra
     return token_log_probs(cfg, params, flat).sum(-1).reshape(tokens.shape[:-1])
 
 
-def disc_logits(cfg: SeqGANConfig, d_params, tokens: jax.Array, gen_params=None, log_g: jax.Array | None = None) -> jax.Array:
+def disc_logits(cfg: SeqGANConfig, d_params, tokens: jax.Array, gen_params=None) -> jax.Array:
     """``[..., L] -> [...]`` logits of P(real). With ``disc="lm-ratio"`` the logit is ``log q(Y) - log G(Y)``
     (``d_params`` = q, ``gen_params`` = G, which gets no gradient from here); ``disc="optimal"`` is the same form
-    with q = the oracle. ``log_g``: ``log G(Y)`` of ``tokens`` computed beforehand (``[...]``), instead of
-    ``gen_params`` (the discriminator's training reuses it across epochs)."""
+    with q = the oracle."""
     if cfg.disc in LIKELIHOOD_RATIO:
-        if log_g is None:
-            if gen_params is None:
-                raise ValueError(f"disc={cfg.disc!r} scores sequences against the generator: pass gen_params")
-            log_g = sequence_log_probs(cfg, gen_params, tokens)
-        chex.assert_shape(log_g, tokens.shape[:-1])
-        return sequence_log_probs(cfg, d_params, tokens) - jax.lax.stop_gradient(log_g)
+        if gen_params is None:
+            raise ValueError(f"disc={cfg.disc!r} scores sequences against the generator: pass gen_params")
+        log_g = jax.lax.stop_gradient(sequence_log_probs(cfg, gen_params, tokens))
+        return sequence_log_probs(cfg, d_params, tokens) - log_g
     return discriminator(cfg).apply(d_params, tokens)
 
 
@@ -308,21 +305,13 @@ def pg_loss(cfg: SeqGANConfig, params, tokens: jax.Array, rewards: jax.Array) ->
 
 
 def disc_loss(
-    cfg: SeqGANConfig,
-    d_params,
-    real: jax.Array,
-    fake: jax.Array,
-    key: chex.PRNGKey | None = None,
-    gen_params=None,
-    log_g: tuple[jax.Array, jax.Array] | None = None,
+    cfg: SeqGANConfig, d_params, real: jax.Array, fake: jax.Array, key: chex.PRNGKey | None = None, gen_params=None
 ) -> tuple[jax.Array, dict]:
     """Binary cross-entropy from logits (real sequences label 1, generated ones label 0) plus the L2 penalty on
     the output layer. With ``key`` the discriminator runs in training mode (dropout, if configured; the
-    lm-ratio discriminator has no dropout). ``log_g``: ``(log G(real), log G(fake))`` computed beforehand, in
-    place of ``gen_params`` (likelihood-ratio discriminators only)."""
+    lm-ratio discriminator has no dropout)."""
     if key is None or cfg.disc in LIKELIHOOD_RATIO:
-        lg_r, lg_f = (None, None) if log_g is None else log_g
-        lr, lf = disc_logits(cfg, d_params, real, gen_params, lg_r), disc_logits(cfg, d_params, fake, gen_params, lg_f)
+        lr, lf = disc_logits(cfg, d_params, real, gen_params), disc_logits(cfg, d_params, fake, gen_params)
     else:
         kr, kf = jax.random.split(key)
         apply = lambda x, k: discriminator(cfg).apply(d_params, x, train=True, rngs={"dropout": k})
@@ -357,21 +346,12 @@ def disc_epochs(
     cfg: SeqGANConfig, disc: Learner, real: jax.Array, fake: jax.Array, key: chex.PRNGKey, epochs: int, gen_params=None
 ) -> tuple[Learner, dict]:
     """``epochs`` passes over shuffled (real, fake) minibatch pairs; metrics of the last pass. ``gen_params``:
-    the generator inside D (likelihood-ratio discriminators only; it is fixed here, so ``log G`` of every
-    sequence is computed once, not once per epoch)."""
+    the generator inside D (lm-ratio only)."""
     opt = disc_optimizer(cfg)
-    ratio = cfg.disc in LIKELIHOOD_RATIO and gen_params is not None
-    # log G of each sequence (zeros, never read, for the CNN) travels with its sequence through the shuffles
-    lg_real, lg_fake = (
-        (sequence_log_probs(cfg, gen_params, real), sequence_log_probs(cfg, gen_params, fake))
-        if ratio
-        else (jnp.zeros(real.shape[:1]), jnp.zeros(fake.shape[:1]))
-    )
 
     def step(d: Learner, batch):
-        real_b, fake_b, lg_r, lg_f, k = batch
-        log_g = (lg_r, lg_f) if ratio else None
-        (_, metrics), grads = jax.value_and_grad(lambda p: disc_loss(cfg, p, real_b, fake_b, k, gen_params, log_g), has_aux=True)(d.params)
+        real_b, fake_b, k = batch
+        (_, metrics), grads = jax.value_and_grad(lambda p: disc_loss(cfg, p, real_b, fake_b, k, gen_params), has_aux=True)(d.params)
         updates, opt_state = opt.update(grads, d.opt_state, d.params)
         return Learner(params=optax.apply_updates(d.params, updates), opt_state=opt_state), metrics
 
@@ -379,8 +359,7 @@ def disc_epochs(
         kr, kf = jax.random.split(k)  # the minibatch keys every earlier run used; dropout keys come on the side
         kd = jax.random.fold_in(k, 2)
         reals, fakes = _minibatches(kr, real, cfg.batch_size), _minibatches(kf, fake, cfg.batch_size)
-        lg_rs, lg_fs = _minibatches(kr, lg_real, cfg.batch_size), _minibatches(kf, lg_fake, cfg.batch_size)  # same shuffles
-        return jax.lax.scan(step, d, (reals, fakes, lg_rs, lg_fs, jax.random.split(kd, reals.shape[0])))
+        return jax.lax.scan(step, d, (reals, fakes, jax.random.split(kd, reals.shape[0])))
 
     disc, metrics = jax.lax.scan(epoch, disc, jax.random.split(key, epochs))
     return disc, jax.tree_util.tree_map(lambda m: m[-1].mean(), metrics)
