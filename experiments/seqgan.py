@@ -1,10 +1,9 @@
 """SeqGAN vs maximum likelihood on the paper's synthetic-oracle experiment (Yu et al. 2017), 3 seeds in one program.
 
-    python experiments/seqgan.py                                  # the benchmark (defaults below)
-    python experiments/seqgan.py --num-seeds 1 --adv-epochs 20    # a quicker look
-    python experiments/seqgan.py --model.vocab 5000               # the paper's vocabulary (slower)
-    python experiments/seqgan.py --model.vocab 5000 --g-steps 3 --adv-epochs 15
-                                     # the largest margin measured so far (README; ~71 minutes on an idle 2-core CPU)
+    python experiments/seqgan.py                                  # the benchmark: the paper's vocabulary 5,000, 3 seeds
+    python experiments/seqgan.py --num-seeds 1                    # one seed
+    python experiments/seqgan.py --model.vocab 1000 --pretrain-epochs 50 --g-steps 1 --adv-epochs 30
+                                     # the defaults before 2026-12-07 (README)
     python experiments/seqgan.py --run-dir runs/seqgan --resume   # continue a killed run
     python experiments/seqgan.py --model.disc optimal --model.reward logit --model.baseline --g-steps 5 --adv-epochs 10
                                      # diagnostic: the policy gradient with the exact optimal discriminator
@@ -17,7 +16,7 @@ completions scored by the discriminator). Both are scored by the oracle's NLL pe
 seqgan.png and results.json to --run-dir; the last stdout line is a JSON summary (margin_nats = MLE minus SeqGAN
 NLL_oracle, per seed and mean; phase_wall_s = where the time went; reward_rank_corr = how well the
 discriminator ranks the generator's samples by oracle likelihood, next to what the optimal discriminator would do).
-The defaults took 51-67 minutes for 3 seeds on shared 2-core CPUs; a checkpoint is written every 10 epochs. At the end the MLE generator is also scored at lower sampling temperatures
+The defaults take about half an hour for 3 seeds on a 2-core CPU (README); a checkpoint is written every 5 epochs. At the end the MLE generator is also scored at lower sampling temperatures
 (--temperatures), the fair baseline for an NLL_oracle gain.
 """
 

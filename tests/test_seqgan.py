@@ -22,6 +22,25 @@ def test_inverse_cdf_sampling_matches_the_softmax():
     assert int(draws.min()) >= 0 and int(draws.max()) <= 4
 
 
+def test_two_level_sampling_matches_the_softmax_for_vocabularies_that_do_not_split_evenly():
+    # V = 37 is prime: blocks of 7 tokens, the last one padded with 5 zero-mass entries that must never be drawn
+    logits = 2.0 * jax.random.normal(jax.random.PRNGKey(11), (2, 37))
+    keys = jax.random.split(jax.random.PRNGKey(12), 60_000)
+    draws = np.asarray(jax.vmap(lambda k: sg.sample_categorical(k, logits))(keys))  # [N, 2]: batch dims work
+    assert draws.min() >= 0 and draws.max() <= 36
+    for row in range(2):
+        freq = np.bincount(draws[:, row], minlength=37) / draws.shape[0]
+        np.testing.assert_allclose(freq, jax.nn.softmax(logits[row]), atol=0.006)
+    # the same uniform as the one-level inversion: the same token, up to float rounding at a boundary
+    wide = 3.0 * jax.random.normal(jax.random.PRNGKey(13), (4000, 1000))
+    two, flat = sg.sample_categorical(keys[0], wide), sg.sample_categorical_flat(keys[0], wide)
+    assert float((two == flat).mean()) > 0.995
+    # a token with all the mass is always drawn, wherever it sits
+    for hot in (0, 20, 36):
+        peaked = jnp.full((37,), -1e4).at[hot].set(0.0)
+        assert set(np.asarray(jax.vmap(sg.sample_categorical, in_axes=(0, None))(keys[:500], peaked)).tolist()) == {hot}
+
+
 def test_token_log_probs_match_a_step_by_step_loop():
     params = sg.init_oracle(CFG, jax.random.PRNGKey(1))
     tokens = sg.sample(CFG, params, jax.random.PRNGKey(2), 3)
@@ -168,6 +187,7 @@ def test_seqgan_script_tiny_run_and_resume(tmp_path, run_script):
     assert out.returncode == 0, out.stderr[-2000:]
     s = json.loads(out.stdout.strip().splitlines()[-1])
     assert len(s["margin_per_seed"]) == 2 and s["epochs"] == 4
+    assert s["seed_batching"] == ("map" if jax.default_backend() == "cpu" else "vmap")  # what --seed-batching auto chose
     phases = s["phase_wall_s"]  # where this process's time went (the ~30-minute budget of the default run)
     assert set(phases) == {"mle_pretraining", "disc_pretraining", "adversarial_epochs", "evaluations"}
     assert all(v > 0 for v in phases.values()) and sum(phases.values()) <= s["wall_s"]
@@ -309,3 +329,42 @@ def test_zero_generator_or_discriminator_steps_leave_that_player_unchanged():
         same = jax.tree_util.tree_map(lambda a, b: bool(jnp.all(a == b)), new[name].params, state[name].params)
         assert all(jax.tree_util.tree_leaves(same)), name
     assert set(metrics) == {"mle_loss"}
+
+
+def test_seeds_mapped_or_vmapped_give_the_same_run_and_each_seed_matches_a_single_seed_run():
+    from jirl.loops import seqgan as loop
+
+    base = loop.SeqGANRunConfig(num_seeds=2, seed=3, num_train=128, num_eval=32, num_negatives=64, d_rounds=1, d_epochs=1, model=CFG)
+
+    def two_phases(cfg):
+        fn = lambda f: jax.jit(loop.per_seed(cfg, f))
+        state = fn(loop.init_seed)(loop.seed_keys(cfg, 0, 0))
+        state, _ = fn(loop.pretrain_epoch)(state, loop.seed_keys(cfg, 3, 0))
+        state = fn(loop.split_branches)(state)
+        state, metrics = fn(loop.adversarial_epoch)(state, loop.seed_keys(cfg, 4, 1))
+        return state, metrics
+
+    runs = {how: two_phases(dataclasses.replace(base, seed_batching=how)) for how in ("map", "vmap")}
+    for how in ("map", "vmap"):  # the corpus is sampled identically; the trained parameters agree to float rounding
+        np.testing.assert_array_equal(runs[how][0]["corpus"], runs["map"][0]["corpus"])
+        close = jax.tree_util.tree_map(lambda a, b: np.allclose(a, b, atol=1e-4), runs[how][0]["adv"].params, runs["map"][0]["adv"].params)
+        assert all(jax.tree_util.tree_leaves(close)), how
+    single, _ = two_phases(dataclasses.replace(base, num_seeds=1, seed=4, seed_batching="map"))  # = the second seed
+    got = jax.tree_util.tree_map(lambda a, b: np.allclose(a[1], b[0], atol=1e-4), runs["map"][0]["disc"].params, single["disc"].params)
+    assert all(jax.tree_util.tree_leaves(got))
+    assert not np.allclose(runs["map"][0]["corpus"][0], runs["map"][0]["corpus"][1])  # the seeds differ
+
+
+def test_seqgan_speed_script_times_every_piece_for_both_seed_batchings(run_script):
+    args = ["--num-seeds", "2", "--repeats", "1", "--num-negatives", "64", "--d-epochs", "1", "--model.vocab", "12", "--model.seq-len", "6"]
+    args += ["--model.num-rollouts", "2", "--model.emb", "8", "--model.hidden", "8", "--model.d-emb", "8", "--model.batch-size", "32"]
+    out = run_script("seqgan_speed.py", *args, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    s = json.loads(out.stdout.strip().splitlines()[-1])
+    assert set(s["seconds"]) == {"vmap", "map"} and s["num_seeds"] == 2
+    assert set(s["sampler_ms"]) == {"two_level", "one_level"} and min(s["sampler_ms"].values()) > 0
+    for r in s["seconds"].values():
+        assert all(v > 0 for v in r.values())
+        assert np.isclose(r["adversarial_epoch_estimate"], r["mle_epoch"] + 3 * r["generator_step"] + 3 * r["disc_round"], atol=0.02)
+    bad = run_script("seqgan_speed.py", "--num-seeds", "0", timeout=120)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
