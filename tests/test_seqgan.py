@@ -345,10 +345,10 @@ def test_seeds_mapped_or_vmapped_give_the_same_run_and_each_seed_matches_a_singl
         return state, metrics
 
     runs = {how: two_phases(dataclasses.replace(base, seed_batching=how)) for how in ("map", "vmap")}
-    for how in ("map", "vmap"):  # the corpus is sampled identically; the trained parameters agree to float rounding
-        np.testing.assert_array_equal(runs[how][0]["corpus"], runs["map"][0]["corpus"])
-        close = jax.tree_util.tree_map(lambda a, b: np.allclose(a, b, atol=1e-4), runs[how][0]["adv"].params, runs["map"][0]["adv"].params)
-        assert all(jax.tree_util.tree_leaves(close)), how
+    # the corpus is sampled identically; the trained parameters agree to float rounding
+    np.testing.assert_array_equal(runs["vmap"][0]["corpus"], runs["map"][0]["corpus"])
+    close = jax.tree_util.tree_map(lambda a, b: np.allclose(a, b, atol=1e-4), runs["vmap"][0]["adv"].params, runs["map"][0]["adv"].params)
+    assert all(jax.tree_util.tree_leaves(close))
     single, _ = two_phases(dataclasses.replace(base, num_seeds=1, seed=4, seed_batching="map"))  # = the second seed
     got = jax.tree_util.tree_map(lambda a, b: np.allclose(a[1], b[0], atol=1e-4), runs["map"][0]["disc"].params, single["disc"].params)
     assert all(jax.tree_util.tree_leaves(got))

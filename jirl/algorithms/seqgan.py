@@ -125,10 +125,9 @@ def sample_categorical(key: chex.PRNGKey, logits: jax.Array) -> jax.Array:
     """Exact draw from ``softmax(logits)`` by inverting the CDF with one uniform per draw: ``[..., V] -> [...]``.
 
     The inversion runs in two levels: the vocabulary is cut into ~sqrt(V) blocks of ~sqrt(V) tokens, the uniform
-    picks a block by the cumulative block masses, then a token inside that block. A cumulative sum over all V
-    logits costs ~log2(V) passes over a ``[..., V]`` array on a CPU; this costs one (the exponentials) plus two
-    cumulative sums of length ~sqrt(V) (``experiments/seqgan_speed.py`` times both; :func:`sample_categorical_flat`
-    is the one-level version). ``jax.random.categorical`` draws V Gumbel variates per token, slower still."""
+    picks a block by the cumulative block masses, then a token inside that block: two cumulative sums of length
+    ~sqrt(V) instead of one of length V, which is slow on a CPU (``experiments/seqgan_speed.py`` times both;
+    :func:`sample_categorical_flat` is the one-level version). ``jax.random.categorical`` draws V Gumbel variates per token, slower still."""
     V = logits.shape[-1]
     size = math.isqrt(V - 1) + 1  # tokens per block, ceil(sqrt(V))
     blocks = -(-V // size)
