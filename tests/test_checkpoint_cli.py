@@ -198,3 +198,24 @@ def test_evaluate_watch_obs_counts_episodes_over_the_limit(run_script):
     assert flagged == [m > 4.0 for m in w["max_abs_per_episode"]] and 0 < sum(flagged) < 6
     others = [r for r, f in zip(s["returns"], flagged, strict=True) if not f]
     assert abs(w["mean_return_others"] - sum(others) / len(others)) < 0.1  # returns are rounded to 0.1
+
+
+def test_machine_description_names_the_cpu_and_its_vector_extension(monkeypatch, tmp_path):
+    """Benchmark rows and results say which CPU ran them: model name and the widest vector extension, read from
+    the first core's entry of /proc/cpuinfo (two hosts both called "AMD EPYC" differ by 1.7x; README)."""
+    import builtins
+
+    from jirl.loops import common
+
+    cpuinfo = tmp_path / "cpuinfo"
+    real_open = builtins.open
+
+    def fake_open(path, *args, **kwargs):
+        return real_open(cpuinfo if path == "/proc/cpuinfo" else path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", fake_open)
+    monkeypatch.setattr(common.platform, "machine", lambda: "x86_64")
+    core = "processor\t: {i}\nmodel name\t: Some CPU {i}\nflags\t\t: fpu sse2 {flags}\n"
+    for flags, simd in (("avx avx2 avx512f avx512bw", ", AVX-512"), ("avx avx2", ", AVX2"), ("avx", "")):
+        cpuinfo.write_text(core.format(i=0, flags=flags) + "\n" + core.format(i=1, flags="avx2 avx512f"))
+        assert common.machine_description() == f"{os.cpu_count()}-core x86_64 CPU (Some CPU 0{simd})"
