@@ -2,7 +2,7 @@
 ``python experiments/seqgan.py`` (jirl/loops/seqgan.py) for K seeds batched with ``jax.vmap`` and with
 ``jax.lax.map`` (--seed-batching of seqgan.py).
 
-    python experiments/seqgan_speed.py                            # vocabulary 5,000, 3 seeds (~9 minutes on 2 CPU cores)
+    python experiments/seqgan_speed.py                            # vocabulary 5,000, 3 seeds (~9 minutes on a 2-core AVX2 EPYC)
     python experiments/seqgan_speed.py --model.vocab 1000 --num-seeds 1 --batchings map
 
 First the sampler alone: one token for each of --num-negatives rows of random logits over the vocabulary, by

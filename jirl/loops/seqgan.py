@@ -92,7 +92,7 @@ class SeqGANRunConfig:
     """Continue the run in --run-dir from its last checkpoint."""
     seed_batching: Literal["auto", "vmap", "map"] = "auto"
     """How the seeds share the program: vmap = one batched computation (best on a GPU); map = jax.lax.map, one
-    seed after the other inside the compiled program (on a 2-core CPU an adversarial epoch of 3 seeds at
+    seed after the other inside the compiled program (on a 2-core AVX2 AMD EPYC an adversarial epoch of 3 seeds at
     vocabulary 5,000 takes ~102 s instead of ~148 s: XLA:CPU runs the vmapped program slower than the same work
     seed by seed, for reasons not profiled; experiments/seqgan_speed.py, README); auto = map on a CPU, vmap elsewhere.
     Same computation either way, up to float rounding."""
