@@ -368,3 +368,87 @@ def test_seqgan_speed_script_times_every_piece_for_both_seed_batchings(run_scrip
         assert np.isclose(r["adversarial_epoch_estimate"], r["mle_epoch"] + 3 * r["generator_step"] + 3 * r["disc_round"], atol=0.02)
     bad = run_script("seqgan_speed.py", "--num-seeds", "0", timeout=120)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def _witten_bell_reference(corpus: np.ndarray, vocab: int, tokens: np.ndarray) -> np.ndarray:
+    """log q(y_t | y_{t-1}) of ``tokens`` by plain counting (NumPy, float64), the start symbol = ``vocab``."""
+    prev_of = lambda x: np.concatenate([np.full((x.shape[0], 1), vocab), x[:, :-1]], axis=1)
+    pairs = np.zeros((vocab + 1, vocab))
+    np.add.at(pairs, (prev_of(corpus).ravel(), corpus.ravel()), 1.0)
+    u = np.bincount(corpus.ravel(), minlength=vocab) + sg.UNIGRAM_PSEUDOCOUNT
+    u = u / u.sum()
+    out = np.empty(tokens.shape)
+    for (i, t), (v, w) in zip(np.ndindex(tokens.shape), zip(prev_of(tokens).ravel(), tokens.ravel(), strict=True), strict=True):
+        c, n = pairs[v].sum(), (pairs[v] > 0).sum()
+        out[i, t] = np.log((pairs[v, w] + n * u[w]) / (c + n) if c > 0 else u[w])
+    return out
+
+
+def test_bigram_discriminator_is_the_corpus_bigram_model_over_the_generator_and_normalizes():
+    """--model.disc bigram: q is counted from the corpus with Witten-Bell smoothing (checked against plain NumPy
+    counting, unseen pairs, tokens and predecessors included), every q(. | v) sums to one, and D's logit is
+    log q(Y) - log G(Y). It is never trained."""
+    import pytest
+
+    cfg = dataclasses.replace(CFG, disc="bigram")
+    V = cfg.vocab
+    corpus = jax.random.randint(jax.random.PRNGKey(80), (30, cfg.seq_len), 0, 6)  # tokens 6 .. 11 never appear
+    corpus = corpus.at[:, 0].set(jnp.where(corpus[:, 0] == 3, 4, corpus[:, 0]))  # 3 never starts a sequence
+    q = sg.init_discriminator(cfg, jax.random.PRNGKey(0), corpus)
+    probe = np.asarray(jax.random.randint(jax.random.PRNGKey(81), (20, cfg.seq_len), 0, V))
+    got = np.asarray(sg.bigram_token_log_probs(cfg, q, jnp.asarray(probe)))
+    np.testing.assert_allclose(got, _witten_bell_reference(np.asarray(corpus), V, probe), rtol=1e-5, atol=1e-5)
+    # q(w | v) over all w sums to one for every predecessor: seen ones, unseen ones (6 .. 11) and the start symbol
+    every_w = jnp.arange(V)
+    for v in range(V):
+        pairs = jnp.stack([jnp.full((V,), v), every_w], axis=1)
+        assert abs(float(jnp.exp(sg.bigram_token_log_probs(cfg, q, pairs)[:, 1]).sum()) - 1.0) < 1e-5, v
+    assert abs(float(jnp.exp(sg.bigram_token_log_probs(cfg, q, every_w[:, None])[:, 0]).sum()) - 1.0) < 1e-5
+    gen = sg.init_generator(cfg, jax.random.PRNGKey(82))
+    tokens = sg.sample(cfg, gen, jax.random.PRNGKey(83), 9)
+    want = sg.bigram_token_log_probs(cfg, q, tokens).sum(-1) - sg.sequence_log_probs(cfg, gen, tokens)
+    np.testing.assert_allclose(sg.disc_logits(cfg, q, tokens, gen), want, rtol=1e-5, atol=1e-4)
+    with pytest.raises(ValueError, match="not trained"):
+        sg.disc_loss(cfg, q, tokens, tokens, gen_params=gen)
+    with pytest.raises(ValueError, match="pass corpus"):
+        sg.init_discriminator(cfg, jax.random.PRNGKey(0))
+
+
+def test_bigram_discriminator_in_the_loop_is_counted_once_and_its_reward_moves_the_generator_to_corpus_pairs():
+    """In a SeqGAN run the bigram q is counted from the seed's corpus, no discriminator round touches it, and the
+    policy gradient raises log q of the generator's samples (the expected reward is -KL(G || q))."""
+    import pytest
+
+    from jirl.loops import seqgan as loop
+    from jirl.loops.common import UserError
+
+    cfg = dataclasses.replace(CFG, disc="bigram", reward="logit", baseline=True, pg_lr=3e-2)
+    run_cfg = loop.SeqGANRunConfig(num_seeds=1, num_train=512, num_eval=256, num_negatives=512, g_steps=8, model=cfg)
+    loop.check_config(run_cfg)
+    assert not loop.trains_disc(run_cfg)
+    state = loop.split_branches(run_cfg, loop.disc_from_generator(run_cfg, loop.init_seed(run_cfg, jax.random.PRNGKey(90))))
+    counted = sg.bigram_model(cfg, state["corpus"])
+    same = lambda a, b: all(jax.tree_util.tree_leaves(jax.tree_util.tree_map(lambda x, y: bool(jnp.all(x == y)), a, b)))
+    assert same(state["disc"].params, counted)
+
+    def log_q_per_token(s, k):
+        return float(sg.bigram_token_log_probs(cfg, s["disc"].params, sg.sample(cfg, s["adv"].params, k, 4000)).mean())
+
+    before = log_q_per_token(state, jax.random.PRNGKey(91))
+    epoch = jax.jit(lambda s, k: loop.adversarial_epoch(run_cfg, s, k))
+    for i in range(3):
+        state, metrics = epoch(state, jax.random.PRNGKey(92 + i))
+    assert "disc_loss" not in metrics and "pg_loss" in metrics
+    assert same(state["disc"].params, counted)
+    after = log_q_per_token(state, jax.random.PRNGKey(91))
+    assert after > before + 0.05, (before, after)
+    ev = jax.jit(lambda s, k: loop.evaluate_seed(run_cfg, s, k))(state, jax.random.PRNGKey(96))
+    assert np.isfinite(float(ev["d_logit_corpus"])) and float(ev["d_logit_corpus"]) > float(ev["d_logit_generated"])
+    for bad, message in (
+        (dataclasses.replace(run_cfg, d_positives="oracle"), "counted from the training corpus"),
+        (dataclasses.replace(run_cfg, model=dataclasses.replace(cfg, d_dropout=0.25)), "cnn discriminator only"),
+        (dataclasses.replace(run_cfg, model=dataclasses.replace(cfg, d_l2=0.2)), "drop --model.d-l2"),
+        (dataclasses.replace(run_cfg, model=dataclasses.replace(cfg, vocab=50_000)), "up to 46,340"),
+    ):
+        with pytest.raises(UserError, match=message):
+            loop.check_config(bad)

@@ -64,12 +64,16 @@ class SeqGANConfig:
     when D saturates); logd = log D. Q averages this over the completions."""
     baseline: bool = False
     """Subtract the batch mean of Q at each position (a baseline; the paper uses none)."""
-    disc: Literal["cnn", "lm-ratio", "optimal"] = "cnn"
+    disc: Literal["cnn", "lm-ratio", "bigram", "optimal"] = "cnn"
     """Discriminator: cnn = the paper's CNN over the whole sequence (d_emb, d_filters, d_dropout, d_l2);
     lm-ratio = AIRL's form for sequences (Fu et al. 2018): logit of D(Y) = log q(Y) - log G(Y), with q an LSTM
     language model of the generator's size and G the current generator. q starts at the split as a copy of the
     pre-trained generator (D = 1/2 everywhere) and is trained by the same cross-entropy; its optimum is q = the
-    data distribution, whatever G is, so D's logit is the likelihood ratio by construction. optimal = a diagnostic,
+    data distribution, whatever G is, so D's logit is the likelihood ratio by construction. bigram = the same
+    form with q a bigram language model of the training corpus, estimated by counting (Witten-Bell smoothing
+    towards the corpus's unigram frequencies): the maximum-likelihood fit of q within the bigram family, so it
+    needs no training rounds, and a model with a different bias from the LSTM generator's (it knows which
+    token pairs the corpus never shows). optimal = a diagnostic,
     not a method: the Bayes-optimal discriminator D* = p/(p + G) between the oracle p and the current generator,
     computed exactly from the oracle's likelihood (lm-ratio with q = the oracle; nothing is trained). It bounds
     what the policy gradient can do with a perfect reward, i.e. how much of SeqGAN's result is the discriminator's."""
@@ -87,6 +91,15 @@ class SeqGANConfig:
 
 LIKELIHOOD_RATIO = ("lm-ratio", "optimal")
 """Discriminators whose logit is ``log q(Y) - log G(Y)`` for a generator-shaped language model q."""
+
+UNTRAINED = ("bigram", "optimal")
+"""Discriminators that no discriminator round trains: counted from the corpus once, or computed from the oracle."""
+
+BIGRAM_MAX_VOCAB = 46_340
+"""Largest vocabulary whose token-pair keys ``prev * vocab + next`` (prev up to the start symbol ``vocab``) fit int32."""
+
+UNIGRAM_PSEUDOCOUNT = 0.1
+"""Added to every token's corpus count in the bigram discriminator's unigram model, so unseen tokens keep some mass."""
 
 
 @chex.dataclass(frozen=True)
@@ -166,10 +179,15 @@ def init_oracle(cfg: SeqGANConfig, key: chex.PRNGKey, std: float = 1.0):
     return jax.tree_util.tree_unflatten(treedef, [std * jax.random.normal(k, x.shape, x.dtype) for k, x in zip(keys, leaves, strict=True)])
 
 
-def init_discriminator(cfg: SeqGANConfig, key: chex.PRNGKey):
+def init_discriminator(cfg: SeqGANConfig, key: chex.PRNGKey, corpus: jax.Array | None = None):
     """The CNN's parameters, or for ``disc="lm-ratio"`` those of the language model q (a generator-shaped
     pytree; SeqGAN sets it to the pre-trained generator at the split, or for ``disc="optimal"`` to the oracle, see
-    :func:`jirl.loops.seqgan.disc_from_generator`)."""
+    :func:`jirl.loops.seqgan.disc_from_generator`); for ``disc="bigram"`` the counts of ``corpus`` (see
+    :func:`bigram_model`)."""
+    if cfg.disc == "bigram":
+        if corpus is None:
+            raise ValueError('disc="bigram" is counted from the training corpus: pass corpus')
+        return bigram_model(cfg, corpus)
     if cfg.disc in LIKELIHOOD_RATIO:
         return init_generator(cfg, key)
     return discriminator(cfg).init(key, jnp.zeros((1, cfg.seq_len), jnp.int32))
@@ -239,6 +257,47 @@ def reward_alignment(d_logit: jax.Array, log_p_oracle: jax.Array, log_p_gen: jax
     }
 
 
+def _predecessors(cfg: SeqGANConfig, tokens: jax.Array) -> jax.Array:
+    """``[..., L]`` -> the token before each position, the start symbol ``vocab`` before the first."""
+    start = jnp.full(tokens.shape[:-1] + (1,), cfg.vocab, tokens.dtype)
+    return jnp.concatenate([start, tokens[..., :-1]], axis=-1)
+
+
+def bigram_model(cfg: SeqGANConfig, corpus: jax.Array) -> dict:
+    """The bigram discriminator's q, counted from ``corpus [N, L]``: the sorted token-pair keys
+    ``prev * vocab + next`` (``prev`` = the start symbol ``vocab`` before a sequence's first token), each
+    predecessor's count and number of distinct successors, and the unigram log-frequencies (pseudocount
+    :data:`UNIGRAM_PSEUDOCOUNT`). O(N L) memory at any vocabulary; :func:`bigram_token_log_probs` reads it."""
+    chex.assert_rank(corpus, 2)
+    V = cfg.vocab
+    prev = _predecessors(cfg, corpus).reshape(-1)
+    pairs = jnp.sort(prev * V + corpus.reshape(-1))
+    first_of_type = jnp.concatenate([jnp.ones((1,), bool), pairs[1:] != pairs[:-1]])
+    unigram = jnp.bincount(corpus.reshape(-1), length=V) + UNIGRAM_PSEUDOCOUNT
+    return {
+        "pairs": pairs,
+        "prev_count": jnp.bincount(prev, length=V + 1).astype(jnp.float32),
+        "prev_types": jax.ops.segment_sum(first_of_type.astype(jnp.float32), pairs // V, num_segments=V + 1),
+        "unigram_log_prob": jnp.log(unigram / unigram.sum()).astype(jnp.float32),
+    }
+
+
+def bigram_token_log_probs(cfg: SeqGANConfig, q: dict, tokens: jax.Array) -> jax.Array:
+    """``log q(y_t | y_{t-1})`` per position, ``[..., L] -> [..., L]``, with Witten-Bell smoothing:
+    ``q(w | v) = (c(v, w) + n(v) u(w)) / (c(v) + n(v))``, where ``c`` counts the corpus's pairs and tokens,
+    ``n(v)`` is the number of distinct tokens seen after ``v`` and ``u`` the unigram model; a predecessor the
+    corpus never shows gives ``u(w)``. Position 1 is conditioned on the start symbol."""
+    V = cfg.vocab
+    prev = _predecessors(cfg, tokens)
+    keys = (prev * V + tokens).reshape(-1)
+    pairs = q["pairs"]
+    count = (jnp.searchsorted(pairs, keys, side="right") - jnp.searchsorted(pairs, keys, side="left")).reshape(tokens.shape)
+    n_prev, types = q["prev_count"][prev], q["prev_types"][prev]
+    u = jnp.exp(q["unigram_log_prob"][tokens])
+    p = (count.astype(jnp.float32) + types * u) / jnp.maximum(n_prev + types, 1.0)
+    return jnp.log(jnp.where(n_prev > 0, p, u))
+
+
 def sequence_log_probs(cfg: SeqGANConfig, params, tokens: jax.Array) -> jax.Array:
     """``log G(Y)`` of whole sequences under the model with ``params``: ``[..., L] -> [...]``."""
     flat = tokens.reshape(-1, tokens.shape[-1])
@@ -248,11 +307,13 @@ def sequence_log_probs(cfg: SeqGANConfig, params, tokens: jax.Array) -> jax.Arra
 def disc_logits(cfg: SeqGANConfig, d_params, tokens: jax.Array, gen_params=None) -> jax.Array:
     """``[..., L] -> [...]`` logits of P(real). With ``disc="lm-ratio"`` the logit is ``log q(Y) - log G(Y)``
     (``d_params`` = q, ``gen_params`` = G, which gets no gradient from here); ``disc="optimal"`` is the same form
-    with q = the oracle."""
-    if cfg.disc in LIKELIHOOD_RATIO:
+    with q = the oracle, ``disc="bigram"`` with q = the corpus's bigram model (:func:`bigram_model`)."""
+    if cfg.disc in LIKELIHOOD_RATIO or cfg.disc == "bigram":
         if gen_params is None:
             raise ValueError(f"disc={cfg.disc!r} scores sequences against the generator: pass gen_params")
         log_g = jax.lax.stop_gradient(sequence_log_probs(cfg, gen_params, tokens))
+        if cfg.disc == "bigram":
+            return bigram_token_log_probs(cfg, d_params, tokens).sum(-1) - log_g
         return sequence_log_probs(cfg, d_params, tokens) - log_g
     return discriminator(cfg).apply(d_params, tokens)
 
@@ -334,7 +395,9 @@ def disc_loss(
 ) -> tuple[jax.Array, dict]:
     """Binary cross-entropy from logits (real sequences label 1, generated ones label 0) plus the L2 penalty on
     the output layer. With ``key`` the discriminator runs in training mode (dropout, if configured; the
-    lm-ratio discriminator has no dropout)."""
+    lm-ratio discriminator has no dropout). The bigram and optimal discriminators are not trained."""
+    if cfg.disc in UNTRAINED:
+        raise ValueError(f"disc={cfg.disc!r} is not trained by discriminator rounds")
     if key is None or cfg.disc in LIKELIHOOD_RATIO:
         lr, lf = disc_logits(cfg, d_params, real, gen_params), disc_logits(cfg, d_params, fake, gen_params)
     else:

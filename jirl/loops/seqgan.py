@@ -113,8 +113,15 @@ def check_config(cfg: SeqGANRunConfig) -> None:
         "emb": ">=1", "hidden": ">=1", "batch_size": ">=1", "mle_lr": ">0", "pg_lr": ">0", "max_grad_norm": ">0", "rollout_decay": "[0,1]",
         "d_emb": ">=1", "d_lr": ">0", "d_dropout": "[0,1)", "d_l2": ">=0",
     })
-    if m.disc in sg.LIKELIHOOD_RATIO and m.d_dropout > 0:
+    if m.disc != "cnn" and m.d_dropout > 0:
         raise UserError("--model.d-dropout applies to the cnn discriminator only; drop it or use --model.disc cnn")
+    if m.disc == "bigram":
+        if m.d_l2 > 0:
+            raise UserError("--model.d-l2 applies to trained discriminators; the bigram one is counted: drop --model.d-l2")
+        if cfg.d_positives != "corpus":
+            raise UserError("the bigram discriminator is counted from the training corpus once: drop --d-positives oracle")
+        if m.vocab > sg.BIGRAM_MAX_VOCAB:
+            raise UserError(f"--model.disc bigram supports --model.vocab up to {sg.BIGRAM_MAX_VOCAB:,} (int32 token-pair keys)")
     if not m.d_filters or min(min(w, n) for w, n in m.d_filters) < 1:
         raise UserError("--model.d-filters needs one or more (width, filters) pairs, all >= 1")
     if max(w for w, _ in m.d_filters) > m.seq_len:
@@ -130,16 +137,18 @@ def init_seed(cfg: SeqGANRunConfig, key):
     ko, kc, kh, kg, kd = jax.random.split(key, 5)
     oracle = sg.init_oracle(m, ko, cfg.oracle_std)
     gen_params = sg.init_generator(m, kg)
-    d_params = sg.init_discriminator(m, kd)
+    corpus = sg.sample(m, oracle, kc, cfg.num_train)
+    d_params = sg.init_discriminator(m, kd, corpus)
+    d_opt_state = () if m.disc == "bigram" else sg.disc_optimizer(m).init(d_params)  # counted, never trained
     mle = sg.Learner(params=gen_params, opt_state=sg.mle_optimizer(m).init(gen_params))
     return {
         "oracle": oracle,
-        "corpus": sg.sample(m, oracle, kc, cfg.num_train),
+        "corpus": corpus,
         "heldout": sg.sample(m, oracle, kh, cfg.num_eval),
         "mle": mle,  # the MLE branch (and the generator before the split)
         "adv": mle,  # the SeqGAN branch (set at the split)
         "roll": gen_params,
-        "disc": sg.Learner(params=d_params, opt_state=sg.disc_optimizer(m).init(d_params)),
+        "disc": sg.Learner(params=d_params, opt_state=d_opt_state),
     }
 
 
@@ -210,8 +219,9 @@ def disc_from_generator(cfg: SeqGANRunConfig, state):
 
 
 def trains_disc(cfg: SeqGANRunConfig) -> bool:
-    """False for the diagnostic ``--model.disc optimal`` (D* is computed, not learned)."""
-    return cfg.model.disc != "optimal"
+    """False for ``--model.disc bigram`` (counted from the corpus at the start) and the diagnostic ``optimal``
+    (D* is computed, not learned)."""
+    return cfg.model.disc not in sg.UNTRAINED
 
 
 def disc_pretrain_round(cfg: SeqGANRunConfig, state, key):
