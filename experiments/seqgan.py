@@ -4,12 +4,14 @@
     python experiments/seqgan.py --num-seeds 1                    # one seed
     python experiments/seqgan.py --model.vocab 1000 --pretrain-epochs 50 --g-steps 1 --adv-epochs 30
                                      # the defaults before 2026-12-07 (README)
+    python experiments/seqgan.py --model.disc bigram --model.reward logit --model.baseline --adv-epochs 10
+                                     # the corpus's bigram model as a likelihood-ratio discriminator: 0.39 nats (README)
     python experiments/seqgan.py --run-dir runs/seqgan --resume   # continue a killed run
     python experiments/seqgan.py --model.disc optimal --model.reward logit --model.baseline --g-steps 5 --adv-epochs 10
                                      # diagnostic: the policy gradient with the exact optimal discriminator
 
 A random LSTM oracle (parameters ~ N(0, 1)) writes --num-train sequences; a generator LSTM is pre-trained on them
-by maximum likelihood, a CNN discriminator is pre-trained, and then one copy of the generator continues maximum
+by maximum likelihood, a CNN discriminator is pre-trained (--model.disc chooses another), and then one copy of the generator continues maximum
 likelihood while another trains adversarially (REINFORCE, rewards from --model.num-rollouts Monte Carlo
 completions scored by the discriminator). Both are scored by the oracle's NLL per token of their samples
 (NLL_oracle) and by their own NLL per token on held-out oracle data (NLL_test). Writes curves.jsonl,
