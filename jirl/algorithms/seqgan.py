@@ -71,9 +71,8 @@ class SeqGANConfig:
     pre-trained generator (D = 1/2 everywhere) and is trained by the same cross-entropy; its optimum is q = the
     data distribution, whatever G is, so D's logit is the likelihood ratio by construction. bigram = the same
     form with q a bigram language model of the training corpus, estimated by counting (Witten-Bell smoothing
-    towards the corpus's unigram frequencies): the maximum-likelihood fit of q within the bigram family, so it
-    needs no training rounds, and a model with a different bias from the LSTM generator's (it knows which
-    token pairs the corpus never shows). optimal = a diagnostic,
+    towards the corpus's unigram frequencies; see bigram_model): the bigram family's maximum-likelihood fit (relative
+    frequencies), smoothed; it does not depend on G, so no discriminator round trains it. optimal = a diagnostic,
     not a method: the Bayes-optimal discriminator D* = p/(p + G) between the oracle p and the current generator,
     computed exactly from the oracle's likelihood (lm-ratio with q = the oracle; nothing is trained). It bounds
     what the policy gradient can do with a perfect reward, i.e. how much of SeqGAN's result is the discriminator's."""
