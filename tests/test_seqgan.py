@@ -444,11 +444,36 @@ def test_bigram_discriminator_in_the_loop_is_counted_once_and_its_reward_moves_t
     assert after > before + 0.05, (before, after)
     ev = jax.jit(lambda s, k: loop.evaluate_seed(run_cfg, s, k))(state, jax.random.PRNGKey(96))
     assert np.isfinite(float(ev["d_logit_corpus"])) and float(ev["d_logit_corpus"]) > float(ev["d_logit_generated"])
+    sweep = jax.jit(lambda s, k: loop.temperature_sweep(run_cfg, s, k))(state, jax.random.PRNGKey(97))
+    assert sweep["product_nll_oracle"].shape == sweep["product_nll_test"].shape == (len(run_cfg.bigram_products),)
+    assert np.all(np.isfinite(np.asarray(sweep["product_nll_test"])))
     for bad, message in (
         (dataclasses.replace(run_cfg, d_positives="oracle"), "counted from the training corpus"),
         (dataclasses.replace(run_cfg, model=dataclasses.replace(cfg, d_dropout=0.25)), "cnn discriminator only"),
         (dataclasses.replace(run_cfg, model=dataclasses.replace(cfg, d_l2=0.2)), "drop --model.d-l2"),
         (dataclasses.replace(run_cfg, model=dataclasses.replace(cfg, vocab=50_000)), "up to 46,340"),
+        (dataclasses.replace(run_cfg, bigram_products=(0.5, 1.5)), "weights in"),
     ):
         with pytest.raises(UserError, match=message):
             loop.check_config(bad)
+
+
+def test_product_with_the_bigram_model_interpolates_between_the_generator_and_q():
+    """Sampling and scoring with ``product=(bigram_table, w)``: w = 0 is the generator itself, w = 1 the bigram
+    model; the dense table's rows are the bigram model's next-token log-probabilities."""
+    cfg = dataclasses.replace(CFG, disc="bigram")
+    corpus = sg.sample(cfg, sg.init_oracle(cfg, jax.random.PRNGKey(100)), jax.random.PRNGKey(101), 200)
+    q = sg.bigram_model(cfg, corpus)
+    table = sg.bigram_table(cfg, q)
+    assert table.shape == (cfg.vocab + 1, cfg.vocab)
+    np.testing.assert_allclose(jnp.exp(table).sum(-1), 1.0, atol=1e-5)
+    gen = sg.init_generator(cfg, jax.random.PRNGKey(102))
+    tokens = sg.sample(cfg, gen, jax.random.PRNGKey(103), 16)
+    np.testing.assert_allclose(sg.token_log_probs(cfg, gen, tokens, product=(table, 0.0)), sg.token_log_probs(cfg, gen, tokens), atol=1e-5)
+    np.testing.assert_allclose(sg.token_log_probs(cfg, gen, tokens, product=(table, 1.0)), sg.bigram_token_log_probs(cfg, q, tokens), atol=1e-5)
+    half = sg.token_log_probs(cfg, gen, tokens, product=(table, 0.5))
+    assert not np.allclose(half, sg.token_log_probs(cfg, gen, tokens), atol=1e-3)
+    # samples of the w = 1 product follow q: its log-likelihood of them beats the generator's own samples'
+    own = sg.bigram_token_log_probs(cfg, q, sg.sample(cfg, gen, jax.random.PRNGKey(104), 2000)).mean()
+    prod = sg.bigram_token_log_probs(cfg, q, sg.sample(cfg, gen, jax.random.PRNGKey(104), 2000, product=(table, 1.0))).mean()
+    assert float(prod) > float(own) + 0.1, (float(own), float(prod))

@@ -192,14 +192,27 @@ def init_discriminator(cfg: SeqGANConfig, key: chex.PRNGKey, corpus: jax.Array |
     return discriminator(cfg).init(key, jnp.zeros((1, cfg.seq_len), jnp.int32))
 
 
-def sample(cfg: SeqGANConfig, params, key: chex.PRNGKey, num: int, temperature: float = 1.0) -> jax.Array:
-    """``num`` sequences ``[num, L]`` drawn token by token from the generator with ``params``."""
+def _product_log_probs(logits: jax.Array, prev: jax.Array, temperature: float, product) -> jax.Array:
+    """Next-token log-probabilities of the generator (logits / temperature), or with ``product = (table, w)`` of
+    its product with a bigram model: ``(1 - w) log G + w log q(. | prev)``, renormalized (``table`` from
+    :func:`bigram_table`)."""
+    logp = jax.nn.log_softmax(logits / temperature)
+    if product is None:
+        return logp
+    table, weight = product
+    return jax.nn.log_softmax((1.0 - weight) * logp + weight * table[prev])
+
+
+def sample(cfg: SeqGANConfig, params, key: chex.PRNGKey, num: int, temperature: float = 1.0, product=None) -> jax.Array:
+    """``num`` sequences ``[num, L]`` drawn token by token from the generator with ``params`` (with ``product =
+    (bigram table, weight)``: from its product with the bigram model, see :func:`_product_log_probs`)."""
     model = generator(cfg)
 
     def step(carry, k):
         state, prev = carry
         state, logits = model.apply(params, state, prev)
-        tok = sample_categorical(k, logits / temperature)
+        scores = logits / temperature if product is None else _product_log_probs(logits, prev, temperature, product)
+        tok = sample_categorical(k, scores)
         return (state, tok), tok
 
     start = jnp.full((num,), cfg.vocab, jnp.int32)
@@ -207,9 +220,9 @@ def sample(cfg: SeqGANConfig, params, key: chex.PRNGKey, num: int, temperature: 
     return toks.T
 
 
-def token_log_probs(cfg: SeqGANConfig, params, tokens: jax.Array, temperature: float = 1.0) -> jax.Array:
+def token_log_probs(cfg: SeqGANConfig, params, tokens: jax.Array, temperature: float = 1.0, product=None) -> jax.Array:
     """``log G(y_t | y_{1:t-1})`` for every position: ``[B, L] -> [B, L]`` (teacher forcing; the model's logits
-    divided by ``temperature``, as in :func:`sample`)."""
+    divided by ``temperature``, and the product with a bigram model if given, as in :func:`sample`)."""
     chex.assert_rank(tokens, 2)
     B, L = tokens.shape
     model = generator(cfg)
@@ -218,17 +231,17 @@ def token_log_probs(cfg: SeqGANConfig, params, tokens: jax.Array, temperature: f
     def step(state, inp):
         prev, target = inp
         state, logits = model.apply(params, state, prev)
-        logp = jax.nn.log_softmax(logits / temperature)
+        logp = _product_log_probs(logits, prev, temperature, product)
         return state, jnp.take_along_axis(logp, target[:, None], axis=-1)[:, 0]
 
     _, logp = jax.lax.scan(step, lstm_zero_carry(cfg.hidden, (B,)), (inputs, tokens.T))
     return logp.T
 
 
-def nll(cfg: SeqGANConfig, params, tokens: jax.Array, temperature: float = 1.0) -> jax.Array:
+def nll(cfg: SeqGANConfig, params, tokens: jax.Array, temperature: float = 1.0, product=None) -> jax.Array:
     """Mean negative log-likelihood per token of ``tokens`` under the model with ``params`` (nats). With the
     oracle's parameters and generated ``tokens`` this is the paper's metric NLL_oracle."""
-    return -jnp.mean(token_log_probs(cfg, params, tokens, temperature))
+    return -jnp.mean(token_log_probs(cfg, params, tokens, temperature, product))
 
 
 def rank_correlation(a: jax.Array, b: jax.Array) -> jax.Array:
@@ -295,6 +308,20 @@ def bigram_token_log_probs(cfg: SeqGANConfig, q: dict, tokens: jax.Array) -> jax
     u = jnp.exp(q["unigram_log_prob"][tokens])
     p = (count.astype(jnp.float32) + types * u) / jnp.maximum(n_prev + types, 1.0)
     return jnp.log(jnp.where(n_prev > 0, p, u))
+
+
+def bigram_table(cfg: SeqGANConfig, q: dict) -> jax.Array:
+    """The bigram model as a dense table ``log q(w | v)``, ``[vocab + 1, vocab]`` (row ``vocab``: after the start
+    symbol), for sampling from products with it (:func:`sample`); ``4 vocab (vocab + 1)`` bytes (100 MB at 5,000)."""
+    V = cfg.vocab
+    w = jnp.arange(V, dtype=jnp.int32)
+
+    def row(v):
+        return bigram_token_log_probs(cfg, q, jnp.stack([jnp.full((V,), v, jnp.int32), w], axis=1))[:, 1]
+
+    rows = jax.lax.map(row, jnp.arange(V, dtype=jnp.int32))
+    start = bigram_token_log_probs(cfg, q, w[:, None])[:, 0]
+    return jnp.concatenate([rows, start[None]], axis=0)
 
 
 def sequence_log_probs(cfg: SeqGANConfig, params, tokens: jax.Array) -> jax.Array:

@@ -84,6 +84,10 @@ class SeqGANRunConfig:
     temperatures: tuple[float, ...] = (1.0, 0.95, 0.9, 0.85, 0.8)
     """At the end, the MLE generator is also scored at these sampling temperatures (logits / T): a sharper
     generator lowers NLL_oracle and raises NLL_test, and SeqGAN is fairly compared against that trade-off."""
+    bigram_products: tuple[float, ...] = (0.2, 0.35, 0.5, 0.7)
+    """With --model.disc bigram, at the end the MLE generator is also scored as a product with the same bigram model,
+    next-token log-probabilities (1 - w) log G + w log q renormalized, for each weight w: a non-adversarial use of
+    the bigram model, to set SeqGAN's gain against (results.json: mle_bigram_product_sweep)."""
     checkpoint_every: int = 5
     """Write a resumable checkpoint every this many epochs."""
     run_dir: str = "runs/seqgan"
@@ -115,6 +119,8 @@ def check_config(cfg: SeqGANRunConfig) -> None:
     })
     if m.disc != "cnn" and m.d_dropout > 0:
         raise UserError("--model.d-dropout applies to the cnn discriminator only; drop it or use --model.disc cnn")
+    if any(not 0.0 <= w <= 1.0 for w in cfg.bigram_products):
+        raise UserError("--bigram-products are weights in [0, 1]")
     if m.disc == "bigram":
         if m.d_l2 > 0:
             raise UserError("--model.d-l2 applies to trained discriminators; the bigram one is counted: drop --model.d-l2")
@@ -181,11 +187,19 @@ def evaluate_seed(cfg: SeqGANRunConfig, state, key) -> dict:
 
 
 def temperature_sweep(cfg: SeqGANRunConfig, state, key) -> dict:
-    """NLL_oracle and NLL_test of the MLE branch sampled at each of ``cfg.temperatures``: ``{name: [T]}``."""
+    """NLL_oracle and NLL_test of the MLE branch sampled at each of ``cfg.temperatures``: ``{name: [T]}``; with
+    ``--model.disc bigram`` also of its product with the bigram model at each of ``cfg.bigram_products``
+    (``product_nll_oracle``, ``product_nll_test``)."""
     m, p = cfg.model, state["mle"].params
     oracle = [sg.nll(m, state["oracle"], sg.sample(m, p, key, cfg.num_eval, temperature=t)) for t in cfg.temperatures]
     test = [sg.nll(m, p, state["heldout"], temperature=t) for t in cfg.temperatures]
-    return {"nll_oracle": jnp.stack(oracle), "nll_test": jnp.stack(test)}
+    out = {"nll_oracle": jnp.stack(oracle), "nll_test": jnp.stack(test)}
+    if m.disc == "bigram" and cfg.bigram_products:
+        table = sg.bigram_table(m, state["disc"].params)
+        prods = [(table, w) for w in cfg.bigram_products]
+        out["product_nll_oracle"] = jnp.stack([sg.nll(m, state["oracle"], sg.sample(m, p, key, cfg.num_eval, product=x)) for x in prods])
+        out["product_nll_test"] = jnp.stack([sg.nll(m, p, state["heldout"], product=x) for x in prods])
+    return out
 
 
 def real_sequences(cfg: SeqGANRunConfig, state, key):
@@ -314,6 +328,10 @@ def plot(path: Path, cfg: SeqGANRunConfig, curves: list[dict], sweep: dict) -> N
     ax.plot(sweep["nll_test"].mean(0), sweep["nll_oracle"].mean(0), marker="o", label="MLE at temperature T")
     for t, xt, yo in zip(cfg.temperatures, sweep["nll_test"].mean(0), sweep["nll_oracle"].mean(0), strict=True):
         ax.annotate(f"T={t:g}", (xt, yo), fontsize=7, textcoords="offset points", xytext=(4, 4))
+    if "product_nll_oracle" in sweep:
+        ax.plot(sweep["product_nll_test"].mean(0), sweep["product_nll_oracle"].mean(0), marker="s", color="C2", label="MLE x bigram, weight w")
+        for w, xt, yo in zip(cfg.bigram_products, sweep["product_nll_test"].mean(0), sweep["product_nll_oracle"].mean(0), strict=True):
+            ax.annotate(f"w={w:g}", (xt, yo), fontsize=7, textcoords="offset points", xytext=(4, 4))
     last = curves[-1]
     ax.scatter([np.mean(last["adv_nll_test"])], [np.mean(last["adv_nll_oracle"])], color="C1", marker="*", s=120, zorder=3, label="SeqGAN (T=1)")
     ax.set_xlabel("NLL_test (nats per token)")
@@ -418,6 +436,16 @@ def train(cfg: SeqGANRunConfig) -> dict:
             f"T={t:g}": {"nll_oracle": float(sweep["nll_oracle"][:, i].mean()), "nll_test": float(sweep["nll_test"][:, i].mean())}
             for i, t in enumerate(cfg.temperatures)
         },
+        **(
+            {
+                "mle_bigram_product_sweep": {
+                    f"w={w:g}": {"nll_oracle": float(sweep["product_nll_oracle"][:, i].mean()), "nll_test": float(sweep["product_nll_test"][:, i].mean())}
+                    for i, w in enumerate(cfg.bigram_products)
+                }
+            }
+            if "product_nll_oracle" in sweep
+            else {}
+        ),
         "seqgan_nll_test": float(np.mean(last["adv_nll_test"])),
         "disc_logit_corpus_heldout_generated": [float(np.mean(last[f"d_logit_{k}"])) for k in ("corpus", "heldout", "generated")],
         "reward_rank_corr": {k: float(np.mean(last[f"reward_rank_corr_{k}"])) for k in ("d_vs_oracle", "d_vs_optimal", "optimal_vs_oracle")},
