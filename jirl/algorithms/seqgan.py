@@ -211,6 +211,7 @@ def sample(cfg: SeqGANConfig, params, key: chex.PRNGKey, num: int, temperature: 
     def step(carry, k):
         state, prev = carry
         state, logits = model.apply(params, state, prev)
+        # without a product, the plain scaled logits: the same draws as before the product existed
         scores = logits / temperature if product is None else _product_log_probs(logits, prev, temperature, product)
         tok = sample_categorical(k, scores)
         return (state, tok), tok
