@@ -14,7 +14,8 @@ SAC: after --learning-starts random-action steps and --warmup-steps learning ste
 --measure-steps env steps (env stepping, replay, one SAC update and one action per step, all included).
 PPO/GAIL: the policy and value nets are 64x64 tanh (the peers' default), a rollout is 2048 env steps (
 --num-envs x 2048/--num-envs), 10 epochs of minibatches of 64; the first --warmup-steps are not measured, then
---measure-steps env steps of collection plus updates (GAIL: discriminator steps and relabelling too);
+--measure-steps env steps of collection plus updates (GAIL: discriminator steps and relabelling too; the peer
+preset's discriminator has no gradient penalty, as imitation's GAIL);
 evaluation is off. --backend mjx steps jirl's pure-JAX twin of HalfCheetah-v5 instead (pip install -e
 ".[mjx]"), so that a round (rollout, discriminator, update) is one compiled call on the device; --rollout-steps,
 --minibatch-size and --epochs then set the round's shape (the 2048-step rollout is a CPU-bridge setting).
@@ -59,7 +60,8 @@ SECTIONS = {
     ),
     "gail": (
         "## GAIL (PPO learner as above), HalfCheetah-v5, 4 demonstrations, 64x64 discriminator",
-        "As the PPO row plus, per rollout, 8 discriminator steps (batch 256, gradient penalty) and the reward relabelling, in the\n"
+        "As the PPO row plus, per rollout, 8 discriminator steps (batch 256; gradient penalty until 2026-12-08, none since, as\n"
+        "imitation's) and the reward relabelling, in the\n"
         "same jitted call. Peer: imitation 1.0.1 GAIL with an SB3 PPO learner = 1,058.",
     ),
 }
@@ -75,8 +77,9 @@ class BenchmarkConfig:
     """Gymnasium env id (gail: must have shipped demonstrations)."""
     num_envs: int = 8
     """ppo/gail: parallel envs; each collects 2048/num_envs steps per rollout (sac: always 1 env)."""
-    env_workers: int = 0
-    """ppo/gail: worker processes stepping the envs (0: in the main process)."""
+    env_workers: int | None = None
+    """ppo/gail: worker processes collecting the rollouts, each running its envs' whole rollout (0: in the main
+    process; default: as the training scripts, 2 with >= 8 envs on >= 2 cores, else 0)."""
     backend: Literal["gym", "mjx"] = "gym"
     """ppo/gail: gym = Gymnasium envs through the NumPy bridge; mjx = the pure-JAX twin (needs ".[mjx]"; for GPUs)."""
     rollout_steps: int | None = None
@@ -183,6 +186,7 @@ def benchmark(cfg: BenchmarkConfig) -> dict:
             sps, steps = _measure_rows(run_dir, cfg.learning_starts + warmup, cfg.seed, cfg.num_seeds)
             setting = f"SAC {cfg.env_id}, {'x'.join(map(str, cfg.sac.hidden))}, batch {cfg.sac.batch_size}, 1 update/step"
         else:
+            from jirl.algorithms.gail import DiscriminatorConfig
             from jirl.algorithms.ppo import PPOConfig
 
             from jirl.loops.gail import GAILTrainConfig
@@ -193,20 +197,24 @@ def benchmark(cfg: BenchmarkConfig) -> dict:
             config_type = PPOTrainConfig if cfg.algo == "ppo" else GAILTrainConfig
             pcfg = config_type().ppo if cfg.preset == "default" else PPOConfig(hidden=(64, 64), epochs=10, minibatch_size=64)
             pcfg = dataclasses.replace(pcfg, num_steps=T, minibatch_size=cfg.minibatch_size or pcfg.minibatch_size, epochs=cfg.epochs or pcfg.epochs)
-            common = dict(env_id=cfg.env_id, seed=cfg.seed, num_seeds=cfg.num_seeds, total_steps=warmup + measure, num_envs=cfg.num_envs, env_workers=cfg.env_workers,
+            from jirl.loops.ppo import resolve_env_workers
+
+            workers = 0 if cfg.backend == "mjx" else resolve_env_workers(cfg.env_workers, cfg.num_envs * cfg.num_seeds)
+            common = dict(env_id=cfg.env_id, seed=cfg.seed, num_seeds=cfg.num_seeds, total_steps=warmup + measure, num_envs=cfg.num_envs, env_workers=workers,
                           backend=cfg.backend, eval_every=0, eval_episodes=1, checkpoint_every=0, run_dir=str(run_dir), ppo=pcfg)
             if cfg.algo == "ppo":
                 ppo_train(PPOTrainConfig(**common))
             elif cfg.preset == "default":
                 gail_train(GAILTrainConfig(**common))
             else:
-                gail_train(GAILTrainConfig(**common, bc_init=False, critic_warmup_rounds=0, bc_coef=0.0))
+                # imitation's GAIL: no behaviour cloning, no critic warm-up, and no gradient penalty on the discriminator
+                gail_train(GAILTrainConfig(**common, bc_init=False, critic_warmup_rounds=0, bc_coef=0.0, disc=DiscriminatorConfig(grad_penalty=0.0)))
             sps, steps = _measure_rows(run_dir, warmup, cfg.seed, cfg.num_seeds)
             split = _round_split(run_dir, warmup, cfg.seed, cfg.num_seeds)
             hidden = "x".join(map(str, pcfg.hidden))
             setting = (f"{cfg.algo.upper()} {cfg.env_id}" + (" MJX twin" if cfg.backend == "mjx" else "")
                        + f", {hidden}, {cfg.num_envs} env{'s' if cfg.num_envs > 1 else ''} x {T} steps, "
-                       f"{pcfg.epochs} epochs, minibatch {pcfg.minibatch_size}" + (f", {cfg.env_workers} env workers" if cfg.env_workers else "")
+                       f"{pcfg.epochs} epochs, minibatch {pcfg.minibatch_size}" + (f", {workers} env workers" if workers else "")
                        + (" (script defaults)" if cfg.preset == "default" else ""))
     if cfg.num_seeds > 1:
         setting += f", {cfg.num_seeds} vmapped seeds (steps/s of all seeds)"

@@ -214,3 +214,98 @@ def test_env_thread_count(monkeypatch):
         gym_bridge.default_env_threads(8)
     with pytest.raises(ValueError, match="threads must be >= 1"):
         VecEnv("Pendulum-v1", num_envs=2, threads=0)
+
+
+def _host_policy(rng, K: int, N: int, D: int, A: int, with_norm: bool):
+    """A random 2-layer tanh HostPolicy for K seeds of N envs whose actions often leave [-1, 1] (clipping is exercised)."""
+    from jirl.envs.gym_bridge import HostPolicy
+
+    f32 = lambda *shape, scale=1.0: (scale * rng.standard_normal(shape)).astype(np.float32)
+    layers = tuple(((f32(D, 8, scale=0.5), f32(8)), (f32(8, A, scale=1.5), f32(A, scale=0.3))) for _ in range(K))
+    norm = tuple((f32(D), np.abs(f32(D)) + np.float32(0.5)) for _ in range(K)) if with_norm else None
+    return HostPolicy(layers=layers, std=tuple(np.abs(f32(A)) + np.float32(0.1) for _ in range(K)), norm=norm, rows_per_seed=N)
+
+
+@pytest.mark.parametrize("env_id", ["Pendulum-v1", "HalfCheetah-v5"])
+def test_rollout_is_bit_identical_to_stepping_for_any_split(env_id):
+    """VecEnv.rollout (a whole rollout per call, acting included; in worker processes each worker runs its own
+    envs' rollout) equals acting row by row with HostPolicy.act_row and calling step() T times: observations,
+    unclipped actions, rewards, flags, final observations, finished episodes and the next observations, over two
+    rollouts in a row with time-limit resets inside, in-process (1 or 2 threads) and with 2 or 4 workers (4 splits
+    a seed's envs between workers)."""
+    K, N, T, limit = 2, 3, 11, 7
+    rng = np.random.default_rng(1)
+    with VecEnv(env_id, num_envs=K * N, seed=4, max_episode_steps=limit, threads=1) as ref:
+        policy = _host_policy(rng, K, N, ref.obs_dim, ref.action_dim, with_norm=env_id == "HalfCheetah-v5")
+        noises = [rng.standard_normal((T, K * N, ref.action_dim)).astype(np.float32) for _ in range(2)]
+        obs = ref.reset()
+        expected = []
+        for noise in noises:
+            rows = {name: [] for name in ("obs", "action", "reward", "terminated", "episode_end", "final_obs")}
+            finished = []
+            for t in range(T):
+                action = np.stack([policy.act_row(r, obs[r], noise[t, r]) for r in range(K * N)])
+                res = ref.step(np.clip(action, -1.0, 1.0))
+                for name, value in (("obs", obs), ("action", action), ("reward", res.reward), ("terminated", res.terminated),
+                                    ("episode_end", res.terminated | res.truncated), ("final_obs", res.final_obs)):
+                    rows[name].append(value)
+                ended = np.flatnonzero(res.terminated | res.truncated).tolist()
+                finished += [(t, i, r, n) for i, r, n in zip(ended, res.finished_returns, res.finished_lengths, strict=True)]
+                obs = res.obs
+            expected.append(({name: np.stack(v) for name, v in rows.items()}, obs, finished))
+    assert [len(f) for _, _, f in expected] == [K * N, 2 * K * N]  # episodes end at steps 7 (first rollout), 14 and 21 (second)
+    for kwargs in (dict(threads=1), dict(threads=2), dict(workers=2), dict(workers=4)):
+        with VecEnv(env_id, num_envs=K * N, seed=4, max_episode_steps=limit, **kwargs) as env:
+            env.reset()
+            for noise, (arrays, next_obs, finished) in zip(noises, expected, strict=True):
+                got, got_next, got_finished = env.rollout(policy, noise)
+                assert set(got) == set(arrays)
+                for name in arrays:
+                    np.testing.assert_array_equal(got[name], arrays[name], err_msg=f"{kwargs} {name}")
+                    assert got[name].dtype == (np.bool_ if name in ("terminated", "episode_end") else np.float32)
+                np.testing.assert_array_equal(got_next, next_obs)
+                np.testing.assert_array_equal(env.current_obs, next_obs)
+                assert got_finished == finished, kwargs
+        if "workers" in kwargs:
+            assert env._rollout_shm is None and not env._procs  # the rollout's shared memory is gone with the env
+
+
+def test_rollout_rejects_bad_noise_and_needs_a_reset():
+    rng = np.random.default_rng(0)
+    with VecEnv("Pendulum-v1", num_envs=2) as env:
+        policy = _host_policy(rng, 1, 2, env.obs_dim, env.action_dim, with_norm=False)
+        with pytest.raises(RuntimeError, match="reset"):
+            env.rollout(policy, np.zeros((3, 2, 1), np.float32))
+        env.reset()
+        for shape in ((3, 1, 1), (3, 2, 2), (0, 2, 1), (2, 1)):
+            with pytest.raises(ValueError, match=r"noise must have shape \[T, 2, 1\]"):
+                env.rollout(policy, np.zeros(shape, np.float32))
+
+
+def test_a_failing_rollout_worker_is_reported():
+    """An error inside a worker's rollout (here a policy for the wrong observation size) reaches the caller as a
+    RuntimeError naming it, instead of a hang."""
+    rng = np.random.default_rng(0)
+    with VecEnv("Pendulum-v1", num_envs=2, workers=1) as env:
+        env.reset()
+        policy = _host_policy(rng, 1, 2, env.obs_dim + 1, env.action_dim, with_norm=False)
+        with pytest.raises(RuntimeError, match="worker failed: ValueError"):
+            env.rollout(policy, np.zeros((3, 2, 1), np.float32))
+
+
+def test_default_env_workers(monkeypatch):
+    from jirl.envs import gym_bridge
+
+    monkeypatch.delenv("JIRL_ENV_WORKERS", raising=False)
+    monkeypatch.setattr(gym_bridge, "available_cores", lambda: 2)
+    assert gym_bridge.default_env_workers(8) == 2 and gym_bridge.default_env_workers(7) == 0
+    monkeypatch.setattr(gym_bridge, "available_cores", lambda: 1)
+    assert gym_bridge.default_env_workers(16) == 0
+    monkeypatch.setenv("JIRL_ENV_WORKERS", "3")
+    assert gym_bridge.default_env_workers(16) == 3 and gym_bridge.default_env_workers(2) == 2
+    monkeypatch.setenv("JIRL_ENV_WORKERS", "0")
+    assert gym_bridge.default_env_workers(16) == 0
+    for bad in ("-1", "two"):
+        monkeypatch.setenv("JIRL_ENV_WORKERS", bad)
+        with pytest.raises(ValueError, match="JIRL_ENV_WORKERS must be a whole number >= 0"):
+            gym_bridge.default_env_workers(8)

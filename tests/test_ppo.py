@@ -145,3 +145,41 @@ def test_rollout_update_computes_log_probs_and_values_the_collector_left_out():
     assert max(jax.tree_util.tree_leaves(moved)) > 1e-4  # the update did something
     chex.assert_trees_all_close(out_left[0].params, out_given[0].params, atol=1e-5)
     chex.assert_trees_all_close(out_left[4], out_given[4], atol=1e-5)
+
+
+def test_policy_stepper_rollout_equals_acting_step_by_step():
+    """collect() with a host PolicyStepper runs one VecEnv.rollout per round (2 seeds x 3 envs, observation
+    statistics): bit-identical to collect() acting step by step through the same stepper, next observations and
+    finished episodes included; it refuses observations that are not the env's own, and a second rollout
+    without load()."""
+    from jirl.envs import VecEnv
+    from jirl.envs.normalize import norm_init, norm_update
+    from jirl.loops.common import stack_trees
+    from jirl.loops.ppo import PolicyStepper, collect
+
+    K, N, T = 2, 3, 9
+    cfg = ppo.PPOConfig(hidden=(16, 16), num_steps=T, init_log_std=0.3)
+    rng = np.random.default_rng(0)
+    params = stack_trees([ppo.init(cfg, jax.random.PRNGKey(s), 3, 1, 1).params for s in range(K)])
+    norm = stack_trees([norm_update(norm_init(3), jnp.asarray(rng.normal(0.5 * s, 1.0 + s, size=(40, 3)), jnp.float32)) for s in range(K)])
+    keys = jnp.stack([jax.random.PRNGKey(7 + s) for s in range(K)])
+    results = []
+    for stepwise in (False, True):
+        with VecEnv("Pendulum-v1", num_envs=K * N, seed=2, max_episode_steps=5) as env:
+            obs = env.reset()
+            stepper = PolicyStepper(cfg, params, norm, N)
+            stepper.load(params, norm, keys)
+            act = (lambda o: stepper(o)) if stepwise else stepper
+            results.append(collect(env, obs, T, act))
+            if not stepwise:
+                with pytest.raises(RuntimeError, match="load"):
+                    collect(env, results[-1][1], T, stepper)
+                stepper.load(params, norm, keys)
+                with pytest.raises(ValueError, match="current observations"):
+                    collect(env, results[-1][1] + 1.0, T, stepper)
+    (a, obs_a, fin_a), (b, obs_b, fin_b) = results
+    for name in ("obs", "action", "reward", "terminated", "episode_end", "final_obs"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    np.testing.assert_array_equal(obs_a, obs_b)
+    assert fin_a == fin_b and len(fin_a) == K * N  # every env ended an episode at step 5
+    assert np.abs(a.action).max() > 1.0  # unclipped actions are stored; the env got clipped ones

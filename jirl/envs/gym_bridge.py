@@ -277,6 +277,80 @@ class _EnvGroup:
             env.close()
 
 
+@dataclasses.dataclass(frozen=True)
+class HostPolicy:
+    """A Gaussian MLP policy evaluated in NumPy, one env row at a time, for whole rollouts (:meth:`VecEnv.rollout`).
+
+    Per seed ``k``: ``layers[k] = [(kernel [in, out], bias [out]), ...]`` with tanh between layers (jirl's MLP),
+    ``std[k] [A]``, and ``norm[k] = (mean [D], scale [D])`` or ``norm = None`` (the observation is
+    ``clip((obs - mean) / scale, -10, 10)``, as :func:`jirl.envs.normalize.norm_apply`). Env row ``r`` acts with
+    seed ``r // rows_per_seed``: ``action = mlp(obs) + std * noise``, unclipped (the env gets ``clip(action, -1, 1)``).
+
+    Why one row at a time: NumPy's matmul does not give a row the same bits for every number of rows (OpenBLAS
+    picks kernels by shape; ``tests/test_bridge.py`` shows it), so a batch evaluation would make a rollout depend on
+    how the envs are split over worker processes. Row by row, every split (and every seed count: a row only sees
+    its seed's arrays) gives the same actions bit for bit, at ~7 us per row for a 64x64 policy (2-core CPU).
+    """
+
+    layers: tuple
+    std: tuple
+    norm: tuple | None
+    rows_per_seed: int
+
+    def act_row(self, row: int, obs: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """The action of env row ``row`` for its observation ``obs [D]`` and standard-normal ``noise [A]``."""
+        k = row // self.rows_per_seed
+        x = obs
+        if self.norm is not None:
+            mean, scale = self.norm[k]
+            x = np.clip((x - mean) / scale, -10.0, 10.0)
+        layers = self.layers[k]
+        last = len(layers) - 1
+        for i, (kernel, bias) in enumerate(layers):
+            x = x @ kernel + bias
+            if i < last:
+                x = np.tanh(x)
+        return x + self.std[k] * noise
+
+
+def _rollout_layout(T: int, n: int, obs_dim: int, action_dim: int) -> dict:
+    """name -> (shape, dtype) of a whole rollout of ``T`` steps of ``n`` envs (what :meth:`VecEnv.rollout` returns)."""
+    return {
+        "obs": ((T, n, obs_dim), np.float32),
+        "action": ((T, n, action_dim), np.float32),
+        "reward": ((T, n), np.float32),
+        "terminated": ((T, n), np.bool_),
+        "episode_end": ((T, n), np.bool_),
+        "final_obs": ((T, n, obs_dim), np.float32),
+    }
+
+
+def _rollout_rows(group: _EnvGroup, policy: HostPolicy, noise: np.ndarray, first: int, out: dict, io: dict, low, high) -> list:
+    """Roll ``group``'s envs (rows ``first ..`` of the vector env) for ``T = len(noise)`` steps with ``policy``,
+    writing their rows of the rollout arrays ``out`` (:func:`_rollout_layout`) and leaving each env's next
+    observation in ``io["next_obs"]``; ``io`` holds the group's step arrays (:func:`_shared_layout`, its rows).
+    Returns the finished episodes as ``(t, row, return, length)`` in step, then row, order. The env sees the same
+    ``clip``-and-rescale of the action as :meth:`VecEnv.step`, so this equals acting step by step."""
+    T, n = noise.shape[:2]
+    rows = slice(first, first + n)
+    obs = io["next_obs"]
+    act = np.empty((n, noise.shape[2]), np.float32)
+    finished = []
+    for t in range(T):
+        for j in range(n):
+            act[j] = policy.act_row(first + j, obs[j], noise[t, j])
+        out["obs"][t, rows] = obs
+        out["action"][t, rows] = act
+        io["actions"][:] = low + 0.5 * (np.clip(act.astype(np.float64), -1.0, 1.0) + 1.0) * (high - low)
+        done = group.step(io["actions"], io["next_obs"], io["final_obs"], io["reward"], io["terminated"], io["truncated"])
+        out["reward"][t, rows] = io["reward"]
+        out["terminated"][t, rows] = io["terminated"]
+        out["episode_end"][t, rows] = io["terminated"] | io["truncated"]
+        out["final_obs"][t, rows] = io["final_obs"]
+        finished.extend((t, first + i, r, length) for i, r, length in done)
+    return finished
+
+
 def _shared_layout(n: int, obs_dim: int, action_dim: int) -> dict:
     """name -> (shape, dtype) of the arrays a VecEnv shares with its workers."""
     return {
@@ -306,7 +380,7 @@ def _worker(conn, shm_name: str, layout: dict, first: int, n: int, env_id: str, 
     """A worker process: owns envs ``first .. first + n - 1`` and steps them on request."""
     from multiprocessing import shared_memory
 
-    shm = None
+    shm = rollout_shm = None
     try:
         quiet_mujoco_warnings()
         shm = shared_memory.SharedMemory(name=shm_name)
@@ -322,6 +396,16 @@ def _worker(conn, shm_name: str, layout: dict, first: int, n: int, env_id: str, 
             elif cmd == "reset":
                 group.reset(arg, v["next_obs"][sl])
                 conn.send(("ok", None))
+            elif cmd == "rollout":  # a whole rollout of this worker's envs, no message per step
+                name, policy, noise, low, high = arg
+                if rollout_shm is None or rollout_shm.name != name:
+                    if rollout_shm is not None:
+                        out = None  # views must go before close()
+                        rollout_shm.close()
+                    rollout_shm = shared_memory.SharedMemory(name=name)
+                out = _shared_views(rollout_shm.buf, _rollout_layout(len(noise), len(v["next_obs"]), v["next_obs"].shape[1], v["actions"].shape[1]))
+                io = {key: view[sl] for key, view in v.items()}
+                conn.send(("ok", _rollout_rows(group, policy, noise, first, out, io, low, high)))
             else:
                 group.close()
                 conn.send(("ok", None))
@@ -336,8 +420,10 @@ def _worker(conn, shm_name: str, layout: dict, first: int, n: int, env_id: str, 
         except OSError:
             pass
     finally:
+        out = v = None
+        if rollout_shm is not None:
+            rollout_shm.close()
         if shm is not None:
-            del v
             shm.close()
 
 
@@ -357,6 +443,24 @@ def default_env_threads(num_envs: int) -> int:
             raise ValueError(f"JIRL_ENV_THREADS must be a whole number >= 1, got {env!r}")
         return min(n, num_envs)
     return 2 if available_cores() >= 2 and num_envs >= 2 * MIN_ENVS_PER_THREAD else 1
+
+
+
+def default_env_workers(num_envs: int) -> int:
+    """Worker processes the training loops (PPO, GAIL, AIRL) collect their rollouts with by default:
+    ``JIRL_ENV_WORKERS`` if set, else 2 when there are at least 2 x MIN_ENVS_PER_THREAD envs and two cores, else 0
+    (in this process). Each worker runs its envs' whole rollout, acting included (:meth:`VecEnv.rollout`), so a
+    round costs one message per worker; the results are the same for any number."""
+    env = os.environ.get("JIRL_ENV_WORKERS")
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            raise ValueError(f"JIRL_ENV_WORKERS must be a whole number >= 0, got {env!r}") from None
+        if n < 0:
+            raise ValueError(f"JIRL_ENV_WORKERS must be a whole number >= 0, got {env!r}")
+        return min(n, num_envs)
+    return 2 if available_cores() >= 2 and num_envs >= 2 * MIN_ENVS_PER_THREAD else 0
 
 
 class VecEnv:
@@ -410,6 +514,7 @@ class VecEnv:
         self._seed = seed
         self._obs = None
         self._procs, self._conns, self._shm = [], [], None
+        self._rollout_shm, self._rollout_views = None, None
         self._bounds = np.linspace(0, num_envs, workers + 1).round().astype(int)  # worker w owns envs [b[w], b[w+1])
         probe.close()
         layout = _shared_layout(num_envs, self.obs_dim, self.action_dim)
@@ -453,6 +558,11 @@ class VecEnv:
         if status == "error":
             raise RuntimeError(f"{self.env_id} worker failed: {payload}")
         return payload
+
+    @property
+    def current_obs(self) -> np.ndarray | None:
+        """The observations ``[N, obs_dim]`` the envs are at (what the last reset/step/rollout returned)."""
+        return self._obs
 
     def scale_action(self, action: np.ndarray) -> np.ndarray:
         """Map actions from ``[-1, 1]`` to the env's ``[low, high]`` (clipping first)."""
@@ -499,6 +609,49 @@ class VecEnv:
             [r for _, r, _ in finished], [n for _, _, n in finished],
         )
 
+    def rollout(self, policy: HostPolicy, noise: np.ndarray) -> tuple[dict, np.ndarray, list]:
+        """Act with ``policy`` and step every env for ``T = len(noise)`` steps from the current observations,
+        the noise of step ``t`` and env ``i`` being ``noise[t, i]`` (``[T, N, A]``, standard normal).
+
+        Equal, bit for bit, to calling :meth:`step` ``T`` times with ``policy.act_row`` of each env's observation
+        (what ``tests/test_bridge.py`` checks), but with worker processes (``workers = W``) each worker runs its
+        envs' whole rollout (acting included) and answers once, instead of one message per step: on 2 cores the
+        per-step hand-offs cost more than the physics they parallelize. In this process the envs are stepped as
+        :meth:`step` steps them (threads included). Returns ``(arrays, next_obs [N, D], finished)``: ``arrays``
+        maps ``obs``, ``action`` (unclipped), ``reward``, ``terminated``, ``episode_end`` and ``final_obs`` to
+        ``[T, N, ...]`` arrays; ``finished`` lists ``(t, env, return, length)`` of the episodes that ended, in
+        step, then env, order."""
+        noise = np.asarray(noise, np.float32)
+        if noise.ndim != 3 or noise.shape[1:] != (self.num_envs, self.action_dim) or len(noise) < 1:
+            raise ValueError(f"noise must have shape [T, {self.num_envs}, {self.action_dim}] with T >= 1, got {noise.shape}")
+        if self._obs is None:
+            raise RuntimeError("call reset() before rollout()")
+        T = len(noise)
+        layout = _rollout_layout(T, self.num_envs, self.obs_dim, self.action_dim)
+        if self._group is not None:
+            out = {name: np.empty(shape, dtype) for name, (shape, dtype) in layout.items()}
+            finished = _rollout_rows(self._group, policy, noise, 0, out, self._arrays, self.action_low, self.action_high)
+        else:
+            from multiprocessing import shared_memory
+
+            if self._rollout_views is None or self._rollout_views["obs"].shape[0] != T:
+                self._close_rollout_shm()
+                self._rollout_shm = shared_memory.SharedMemory(create=True, size=_shared_size(layout))
+                self._rollout_views = _shared_views(self._rollout_shm.buf, layout)
+            for conn, first, last in zip(self._conns, self._bounds[:-1], self._bounds[1:], strict=True):
+                conn.send(("rollout", (self._rollout_shm.name, policy, noise[:, first:last], self.action_low, self.action_high)))
+            finished = sorted(f for conn in self._conns for f in self._receive(conn))
+            out = {name: view.copy() for name, view in self._rollout_views.items()}
+        self._obs = self._arrays["next_obs"].copy()
+        return out, self._obs, finished
+
+    def _close_rollout_shm(self) -> None:
+        if self._rollout_shm is not None:
+            self._rollout_views = None
+            self._rollout_shm.close()
+            self._rollout_shm.unlink()
+            self._rollout_shm = None
+
     def sample_actions(self, rng: np.random.Generator) -> np.ndarray:
         """Uniform random actions in ``[-1, 1]``, ``[N, action_dim]``."""
         return rng.uniform(-1.0, 1.0, size=(self.num_envs, self.action_dim)).astype(np.float32)
@@ -518,6 +671,7 @@ class VecEnv:
             if proc.is_alive():
                 proc.terminate()
         self._procs, self._conns = [], []
+        self._close_rollout_shm()
         if self._shm is not None:
             self._arrays = {}
             self._shm.close()

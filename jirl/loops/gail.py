@@ -47,10 +47,11 @@ class GAILTrainConfig:
     """Env steps to train for (default: 2,000,000 with ppo, 300,000 with sac; ppo rounds up to whole rollouts)."""
     num_envs: int | None = None
     """Parallel envs (default: 8 with ppo, where a rollout is num_envs x ppo.num_steps transitions; 1 with sac)."""
-    env_workers: int = 0
-    """ppo learner: worker processes that step the training envs in parallel (0: in this process, where HalfCheetah-v5's
-    physics already runs on 2 threads with >= 8 envs on >= 2 cores; JIRL_ENV_THREADS=N sets the thread count).
-    Results are identical either way."""
+    env_workers: int | None = None
+    """ppo learner: worker processes that collect the training rollouts, each running its envs' whole rollout (acting
+    included) with one message per round (0: in this process, where HalfCheetah-v5's physics runs on 2 threads
+    with >= 8 envs on >= 2 cores). Default: 2 with >= 8 envs on >= 2 cores, else 0 (JIRL_ENV_WORKERS=N sets it).
+    Results are identical for any number."""
     backend: Literal["gym", "mjx"] = "gym"
     """ppo learner: training envs in Gymnasium through the NumPy bridge (gym) or in jirl's pure-JAX twin of
     HalfCheetah-v5 (mjx; needs pip install -e ".[mjx]"), where rollout, discriminator and PPO update of a round

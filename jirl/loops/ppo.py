@@ -21,7 +21,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from jirl.algorithms import ppo
-from jirl.envs.gym_bridge import VecEnv, run_grouped_episodes
+from jirl.envs.gym_bridge import HostPolicy, VecEnv, default_env_workers, run_grouped_episodes
 from jirl.envs.normalize import norm_apply, norm_init, norm_update, reward_scaler_init, reward_scaler_step
 from jirl.fileio import atomic_write_bytes
 from jirl.loops.common import (
@@ -45,7 +45,7 @@ from jirl.loops.common import (
     stack_trees,
     tree_index,
 )
-from jirl.nets import gaussian_log_prob, mlp_numpy_layers, mlp_numpy_params
+from jirl.nets import gaussian_log_prob, mlp_numpy_params
 from jirl.policy import policy_to_bytes
 
 
@@ -66,10 +66,11 @@ class PPOTrainConfig:
     """Env steps to train for (rounded up to whole rollouts)."""
     num_envs: int = 8
     """Parallel envs; a rollout is num_envs x ppo.num_steps transitions (default 8 x 256 = 2048)."""
-    env_workers: int = 0
-    """Worker processes that step the training envs in parallel (0: in this process, where HalfCheetah-v5's
-    physics already runs on 2 threads with >= 8 envs on >= 2 cores; JIRL_ENV_THREADS=N sets the thread count).
-    Results are identical either way."""
+    env_workers: int | None = None
+    """Worker processes that collect the training rollouts, each running its envs' whole rollout (acting
+    included) with one message per round (0: in this process, where HalfCheetah-v5's physics runs on 2 threads
+    with >= 8 envs on >= 2 cores). Default: 2 with >= 8 envs on >= 2 cores, else 0 (JIRL_ENV_WORKERS=N sets it).
+    Results are identical for any number."""
     backend: Literal["gym", "mjx"] = "gym"
     """Training envs: gym = Gymnasium through the NumPy bridge; mjx = jirl's pure-JAX twin of HalfCheetah-v5
     (needs pip install -e ".[mjx]"), so that rollout and update of a round are one compiled call on the
@@ -122,16 +123,17 @@ def rollout_sizes(cfg: PPOTrainConfig) -> tuple[int, int, int]:
 
 
 class PolicyStepper:
-    """Acting through the bridge for K vmapped seeds: ``obs [K * N, D] -> action [K * N, A]`` per env step.
+    """Acting through the bridge for K vmapped seeds: ``obs [K * N, D] -> action [K * N, A]`` per env step, or a
+    whole rollout at once (:meth:`rollout`, what :func:`collect` uses).
 
     Once per round :meth:`load` draws the whole rollout's standard-normal noise ``[T, K, N, A]`` from each
-    seed's key in one JAX call and copies the actor (and the observation statistics) to the host; each
-    :meth:`__call__` then forms ``mean(norm(obs)) + std * noise[t]`` in NumPy (:func:`jirl.nets.mlp_numpy_layers`,
-    one batched matmul per layer over the seeds). For 8 envs on a 2-core CPU a JAX dispatch per env step cost
-    55-67 us, NumPy 19-34 us (``experiments/profile_acting.py``); on a GPU it also avoids a device round trip
-    per step (not measured). The rollout's log-probabilities and values are not computed here:
-    the per-round update computes them from the stored observations and actions with the same parameters
-    (:func:`make_rollout_update`), in one batched pass.
+    seed's key in one JAX call and copies the actor (and the observation statistics) to the host as a
+    :class:`jirl.envs.gym_bridge.HostPolicy`, which forms ``mean(norm(obs)) + std * noise[t]`` in NumPy one env
+    row at a time, so that the actions do not depend on how the envs are split over worker processes. For 8 envs
+    on a 2-core CPU a JAX dispatch per env step cost 55-67 us, batched NumPy 19-34 us (``experiments/profile_acting.py``);
+    on a GPU it also avoids a device round trip per step (not measured). The rollout's log-probabilities and
+    values are not computed here: the per-round update computes them from the stored observations and actions
+    with the same parameters (:func:`make_rollout_update`), in one batched pass.
 
     ``host=False`` keeps the previous path (one jitted dispatch per step, same outputs up to float rounding),
     for profiling and the equivalence test. ``params`` and ``norm`` are stacked over seeds (leading axis K,
@@ -142,6 +144,7 @@ class PolicyStepper:
     def __init__(self, pcfg: ppo.PPOConfig, params, norm, num_envs: int, host: bool = True):
         T, N, A = pcfg.num_steps, num_envs, ppo._action_dim(tree_index(params, 0))
         self.host = host
+        self.num_envs = N
         self._draw = jax.jit(jax.vmap(lambda key: jax.random.normal(key, (T, N, A)), out_axes=1))  # -> [T, K, N, A]
         if not host:
             _, unravel = ravel_pytree(tree_index((params, norm), 0))
@@ -164,34 +167,45 @@ class PolicyStepper:
             self._flat = self._ravel(params, norm)
             return
         actor = jax.device_get(params["actor"]["params"])
-        layers = mlp_numpy_params(jax.tree_util.tree_map(lambda x: np.asarray(x, np.float32), actor["MLP_0"]))
-        std = np.exp(np.asarray(actor["log_std"], np.float32))[:, None, :]  # [K, 1, A]
-        stats = None if norm is None else [np.asarray(x, np.float32)[:, None, :] for x in jax.device_get((norm.mean, jnp.sqrt(norm.var + 1e-8)))]
-        # One seed (the common case): drop the seed axis, so each step is a plain 2-D matmul chain instead of the
-        # batched 3-D form (cheaper per call; the test compares both paths with the Flax policy).
-        self._one = self._noise.shape[1] == 1
-        drop = (lambda a: a[0]) if self._one else (lambda a: a)
-        self._layers = [(drop(k), drop(b)) for k, b in layers]
-        self._std = drop(std)
-        self._norm = None if stats is None else tuple(drop(x) for x in stats)
+        layers = mlp_numpy_params(jax.tree_util.tree_map(lambda x: np.asarray(x, np.float32), actor["MLP_0"]))  # [K, ...] leaves
+        std = np.exp(np.asarray(actor["log_std"], np.float32))  # [K, A]
+        stats = None if norm is None else [np.asarray(x, np.float32) for x in jax.device_get((norm.mean, jnp.sqrt(norm.var + 1e-8)))]
+        K = len(std)
+        self.policy = HostPolicy(
+            layers=tuple(tuple((kernel[k], bias[k, 0]) for kernel, bias in layers) for k in range(K)),
+            std=tuple(std),
+            norm=None if stats is None else tuple((stats[0][k], stats[1][k]) for k in range(K)),
+            rows_per_seed=self.num_envs,
+        )
+
+    def _check_loaded(self, steps: int) -> None:
+        if self._noise is None or self._t + steps > self._noise.shape[0]:
+            raise RuntimeError("PolicyStepper: call load() before each rollout of ppo.num_steps steps")
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         """``obs [K * N, D] -> action [K * N, A]`` (unclipped; the env receives ``clip(action, -1, 1)``)."""
-        if self._noise is None or self._t >= self._noise.shape[0]:
-            raise RuntimeError("PolicyStepper: call load() before each rollout of ppo.num_steps steps")
+        self._check_loaded(1)
         noise = self._noise[self._t]
         K = noise.shape[0]
         self._t += 1
         if not self.host:
             x = np.asarray(obs, np.float32).reshape(K, -1, obs.shape[-1])
             return np.asarray(self._step(self._flat, x, noise)).reshape(obs.shape[0], -1)
-        if self._one:  # [N, D] and noise [N, A]
-            x, noise = np.asarray(obs, np.float32), noise[0]
-        else:
-            x = np.asarray(obs, np.float32).reshape(K, -1, obs.shape[-1])
-        if self._norm is not None:
-            x = np.clip((x - self._norm[0]) / self._norm[1], -10.0, 10.0)  # jirl.envs.normalize.norm_apply
-        return (mlp_numpy_layers(self._layers, x) + self._std * noise).reshape(obs.shape[0], -1)
+        x, noise = np.asarray(obs, np.float32), noise.reshape(obs.shape[0], -1)
+        return np.stack([self.policy.act_row(r, x[r], noise[r]) for r in range(len(x))])
+
+    def rollout(self, env: VecEnv, obs: np.ndarray, num_steps: int):
+        """:func:`collect` for ``num_steps`` steps in one :meth:`jirl.envs.gym_bridge.VecEnv.rollout` call (the
+        host path): bit-identical to acting step by step with :meth:`__call__`."""
+        if not self.host:
+            raise RuntimeError("PolicyStepper.rollout needs the host path (host=True)")
+        self._check_loaded(num_steps)
+        if obs.shape != (env.num_envs, env.obs_dim) or not np.array_equal(obs, env.current_obs):
+            raise ValueError("PolicyStepper.rollout: obs must be the env's current observations (what its last reset/step/rollout returned)")
+        noise = self._noise[self._t : self._t + num_steps]
+        self._t += num_steps
+        arrays, next_obs, finished = env.rollout(self.policy, noise.reshape(num_steps, env.num_envs, -1))
+        return Rollout(**arrays), next_obs, [(i, r) for _, i, r, _ in finished]
 
 
 def make_rollout_update(pcfg: ppo.PPOConfig, total_updates: int, normalize_obs: bool, normalize_reward: bool, relabel=None, aux_loss=None):
@@ -239,13 +253,28 @@ def make_rollout_update(pcfg: ppo.PPOConfig, total_updates: int, normalize_obs: 
     return rollout_update
 
 
+def resolve_env_workers(workers: int | None, num_envs: int) -> int:
+    """``--env-workers``: None picks :func:`jirl.envs.gym_bridge.default_env_workers`; a bad ``JIRL_ENV_WORKERS``
+    is a :class:`UserError`."""
+    if workers is not None:
+        return workers
+    try:
+        return default_env_workers(num_envs)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+
+
 def collect(env: VecEnv, obs: np.ndarray, num_steps: int, act: Callable[[np.ndarray], np.ndarray]):
     """Step ``env`` for ``num_steps`` steps from ``obs`` with ``act(obs) -> action`` (unclipped; the env gets
     ``clip(action, -1, 1)``).
 
     Returns ``(rollout as NumPy [T, N, ...], next obs, finished episodes as (env index, return) pairs)``. The
-    env reward is stored; GAIL relabels it inside the per-round update.
+    env reward is stored; GAIL relabels it inside the per-round update. With a host :class:`PolicyStepper` as
+    ``act`` the whole rollout is one :meth:`PolicyStepper.rollout` call (same results; with env worker processes
+    each worker then runs its envs' rollout without a message per step).
     """
+    if isinstance(act, PolicyStepper) and act.host:
+        return act.rollout(env, obs, num_steps)
     T, N, D, A = num_steps, env.num_envs, env.obs_dim, env.action_dim
     buf = {
         "obs": np.empty((T, N, D), np.float32),
@@ -359,7 +388,7 @@ def run_onpolicy(cfg, algo: str, make_aux=None, relabel=None, reference_lines: d
     dirs = seed_run_dirs(run_dir, seeds)
     backend = getattr(cfg, "backend", "gym")
     twin = make_twin(cfg.env_id) if backend == "mjx" else None
-    env, eval_env = make_train_and_eval_envs(cfg.env_id, 1 if twin else K * N, K * E, cfg.seed, 0 if twin else cfg.env_workers)
+    env, eval_env = make_train_and_eval_envs(cfg.env_id, 1 if twin else K * N, K * E, cfg.seed, 0 if twin else resolve_env_workers(cfg.env_workers, K * N))
     obs_dim, action_dim = env.obs_dim, env.action_dim
     if twin is not None:  # the twin steps the training envs; Gymnasium only evaluates
         env.close()
