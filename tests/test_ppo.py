@@ -169,7 +169,7 @@ def test_policy_stepper_rollout_equals_acting_step_by_step():
             obs = env.reset()
             stepper = PolicyStepper(cfg, params, norm, N)
             stepper.load(params, norm, keys)
-            act = (lambda o: stepper(o)) if stepwise else stepper
+            act = stepper.__call__ if stepwise else stepper  # a bound method is not a PolicyStepper: acting step by step
             results.append(collect(env, obs, T, act))
             if not stepwise:
                 with pytest.raises(RuntimeError, match="load"):
