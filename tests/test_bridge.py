@@ -229,7 +229,7 @@ def _host_policy(rng, K: int, N: int, D: int, A: int, with_norm: bool):
 @pytest.mark.parametrize("env_id", ["Pendulum-v1", "HalfCheetah-v5"])
 def test_rollout_is_bit_identical_to_stepping_for_any_split(env_id):
     """VecEnv.rollout (a whole rollout per call, acting included; in worker processes each worker runs its own
-    envs' rollout) equals acting row by row with HostPolicy.act_row and calling step() T times: observations,
+    envs' rollout) equals acting with HostPolicy.act_rows on all rows and calling step() T times: observations,
     unclipped actions, rewards, flags, final observations, finished episodes and the next observations, over two
     rollouts in a row with time-limit resets inside, in-process (1 or 2 threads) and with 2 or 4 workers (4 splits
     a seed's envs between workers)."""
@@ -239,12 +239,12 @@ def test_rollout_is_bit_identical_to_stepping_for_any_split(env_id):
         policy = _host_policy(rng, K, N, ref.obs_dim, ref.action_dim, with_norm=env_id == "HalfCheetah-v5")
         noises = [rng.standard_normal((T, K * N, ref.action_dim)).astype(np.float32) for _ in range(2)]
         obs = ref.reset()
-        expected = []
+        expected, scratch = [], {}
         for noise in noises:
             rows = {name: [] for name in ("obs", "action", "reward", "terminated", "episode_end", "final_obs")}
             finished = []
             for t in range(T):
-                action = np.stack([policy.act_row(r, obs[r], noise[t, r]) for r in range(K * N)])
+                action = policy.act_rows(0, obs, noise[t], scratch)
                 res = ref.step(np.clip(action, -1.0, 1.0))
                 for name, value in (("obs", obs), ("action", action), ("reward", res.reward), ("terminated", res.terminated),
                                     ("episode_end", res.terminated | res.truncated), ("final_obs", res.final_obs)):
@@ -309,3 +309,26 @@ def test_default_env_workers(monkeypatch):
         monkeypatch.setenv("JIRL_ENV_WORKERS", bad)
         with pytest.raises(ValueError, match="JIRL_ENV_WORKERS must be a whole number >= 0"):
             gym_bridge.default_env_workers(8)
+
+
+def test_host_policy_actions_do_not_depend_on_the_split():
+    """HostPolicy.act_rows over any contiguous split of the rows (each part with its own scratch, as each worker
+    process has) gives the full call's actions bit for bit, and each row equals its seed's MLP in float64 to
+    float32 accuracy."""
+    K, N, D, A = 3, 5, 4, 2
+    rng = np.random.default_rng(3)
+    policy = _host_policy(rng, K, N, D, A, with_norm=True)
+    for _ in range(20):
+        obs = (3.0 * rng.standard_normal((K * N, D))).astype(np.float32)
+        noise = rng.standard_normal((K * N, A)).astype(np.float32)
+        full = policy.act_rows(0, obs, noise, {})
+        cuts = np.sort(rng.choice(np.arange(1, K * N), size=rng.integers(1, 6), replace=False)).tolist()
+        parts = [policy.act_rows(a, obs[a:b], noise[a:b], {}) for a, b in zip([0, *cuts], [*cuts, K * N], strict=True)]
+        np.testing.assert_array_equal(np.concatenate(parts), full)
+        for r in range(K * N):
+            k = r // N
+            mean, scale = policy.norm[k]
+            x = np.clip((obs[r].astype(np.float64) - mean) / scale, -10.0, 10.0)
+            (w1, b1), (w2, b2) = policy.layers[k]
+            expected = np.tanh(x @ w1 + b1) @ w2 + b2 + policy.std[k] * noise[r]
+            np.testing.assert_allclose(full[r], expected, rtol=1e-5, atol=1e-5)

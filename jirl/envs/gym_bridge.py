@@ -279,17 +279,19 @@ class _EnvGroup:
 
 @dataclasses.dataclass(frozen=True)
 class HostPolicy:
-    """A Gaussian MLP policy evaluated in NumPy, one env row at a time, for whole rollouts (:meth:`VecEnv.rollout`).
+    """A Gaussian MLP policy evaluated in NumPy for whole rollouts (:meth:`VecEnv.rollout`), with actions that do
+    not depend on how the envs are split over worker processes.
 
     Per seed ``k``: ``layers[k] = [(kernel [in, out], bias [out]), ...]`` with tanh between layers (jirl's MLP),
     ``std[k] [A]``, and ``norm[k] = (mean [D], scale [D])`` or ``norm = None`` (the observation is
-    ``clip((obs - mean) / scale, -10, 10)``, as :func:`jirl.envs.normalize.norm_apply`). Env row ``r`` acts with
+    ``clip((obs - mean) / scale, -10, 10)``, as :func:`jirl.envs.normalize.norm_apply`). Env row ``r`` belongs to
     seed ``r // rows_per_seed``: ``action = mlp(obs) + std * noise``, unclipped (the env gets ``clip(action, -1, 1)``).
 
-    Why one row at a time: NumPy's matmul does not give a row the same bits for every number of rows (OpenBLAS
-    picks kernels by shape; ``tests/test_bridge.py`` shows it), so a batch evaluation would make a rollout depend on
-    how the envs are split over worker processes. Row by row, every split (and every seed count: a row only sees
-    its seed's arrays) gives the same actions bit for bit, at ~7 us per row for a 64x64 policy (2-core CPU).
+    How the split is kept out of the numbers: NumPy's matmul does not promise a row the same bits for every
+    number of rows (OpenBLAS picks kernels by shape), nor do its SIMD ``tanh`` paths for every array length. So
+    :meth:`act_rows` always evaluates a seed's whole block of ``rows_per_seed`` rows, each env at its own
+    position, with zeros in the rows a caller does not own: every caller makes the same calls on the same shapes,
+    and a GEMM's or an elementwise op's result for a row depends only on that row.
     """
 
     layers: tuple
@@ -297,20 +299,32 @@ class HostPolicy:
     norm: tuple | None
     rows_per_seed: int
 
-    def act_row(self, row: int, obs: np.ndarray, noise: np.ndarray) -> np.ndarray:
-        """The action of env row ``row`` for its observation ``obs [D]`` and standard-normal ``noise [A]``."""
-        k = row // self.rows_per_seed
-        x = obs
-        if self.norm is not None:
-            mean, scale = self.norm[k]
-            x = np.clip((x - mean) / scale, -10.0, 10.0)
-        layers = self.layers[k]
-        last = len(layers) - 1
-        for i, (kernel, bias) in enumerate(layers):
-            x = x @ kernel + bias
-            if i < last:
-                x = np.tanh(x)
-        return x + self.std[k] * noise
+    def act_rows(self, first: int, obs: np.ndarray, noise: np.ndarray, scratch: dict) -> np.ndarray:
+        """Actions ``[n, A]`` of env rows ``first .. first + n - 1`` for their observations ``obs [n, D]`` and
+        standard-normal ``noise [n, A]``. ``scratch`` (a dict, empty at first) keeps a zero-filled ``[rows_per_seed, D]``
+        block per seed between calls; only the caller's rows of it are ever written."""
+        N, n = self.rows_per_seed, len(obs)
+        out = np.empty((n, self.std[0].shape[0]), np.float32)
+        r = first
+        while r < first + n:
+            k = r // N
+            lo, hi = r - k * N, min((k + 1) * N, first + n) - k * N  # this seed's rows, as positions in its block
+            x = scratch.get(k)
+            if x is None:
+                x = scratch[k] = np.zeros((N, obs.shape[1]), np.float32)
+            done = r - first
+            x[lo:hi] = obs[done : done + hi - lo]
+            if self.norm is not None:
+                mean, scale = self.norm[k]
+                x = np.clip((x - mean) / scale, -10.0, 10.0)
+            layers = self.layers[k]
+            for i, (kernel, bias) in enumerate(layers):
+                x = np.matmul(x, kernel) + bias
+                if i < len(layers) - 1:
+                    x = np.tanh(x)
+            out[done : done + hi - lo] = x[lo:hi] + self.std[k] * noise[done : done + hi - lo]
+            r += hi - lo
+        return out
 
 
 def _rollout_layout(T: int, n: int, obs_dim: int, action_dim: int) -> dict:
@@ -334,11 +348,10 @@ def _rollout_rows(group: _EnvGroup, policy: HostPolicy, noise: np.ndarray, first
     T, n = noise.shape[:2]
     rows = slice(first, first + n)
     obs = io["next_obs"]
-    act = np.empty((n, noise.shape[2]), np.float32)
+    scratch: dict = {}
     finished = []
     for t in range(T):
-        for j in range(n):
-            act[j] = policy.act_row(first + j, obs[j], noise[t, j])
+        act = policy.act_rows(first, obs, noise[t], scratch)
         out["obs"][t, rows] = obs
         out["action"][t, rows] = act
         io["actions"][:] = low + 0.5 * (np.clip(act.astype(np.float64), -1.0, 1.0) + 1.0) * (high - low)
@@ -613,7 +626,7 @@ class VecEnv:
         """Act with ``policy`` and step every env for ``T = len(noise)`` steps from the current observations,
         the noise of step ``t`` and env ``i`` being ``noise[t, i]`` (``[T, N, A]``, standard normal).
 
-        Equal, bit for bit, to calling :meth:`step` ``T`` times with ``policy.act_row`` of each env's observation
+        Equal, bit for bit, to calling :meth:`step` ``T`` times with ``policy.act_rows`` of the observations
         (what ``tests/test_bridge.py`` checks), but with worker processes (``workers = W``) each worker runs its
         envs' whole rollout (acting included) and answers once, instead of one message per step: on 2 cores the
         per-step hand-offs cost more than the physics they parallelize. In this process the envs are stepped as
