@@ -11,7 +11,8 @@
                                                              # on a GPU: whole rounds on the device (MJX twin)
 
 SAC: after --learning-starts random-action steps and --warmup-steps learning steps (compilation), measures
---measure-steps env steps (env stepping, replay, one SAC update and one action per step, all included).
+--measure-steps env steps (env stepping, replay, one SAC update and one action per step, all included; wall-clock
+time between the logged rows, as the peers' windows).
 PPO/GAIL: the policy and value nets are 64x64 tanh (the peers' default), a rollout is 2048 env steps (
 --num-envs x 2048/--num-envs), 10 epochs of minibatches of 64; the first --warmup-steps are not measured, then
 --measure-steps env steps of collection plus updates (GAIL: discriminator steps and relabelling too; the peer
@@ -123,19 +124,16 @@ def append_row(path: Path, algo: str, row: str, gpu: bool = False) -> None:
 
 
 def _measure_rows(run_dir: Path, start: int, seed: int, num_seeds: int) -> tuple[float, int]:
-    """Env steps/s (of all seeds together) and steps measured (per seed) after env step ``start``."""
+    """Env steps/s (of all seeds together) and steps measured (per seed) after env step ``start``: wall-clock time
+    from the first logged row at or after ``start`` to the last row (the rows' ``time`` stamps), the same kind of
+    window as the peers' (per-round logging included)."""
     metrics = run_dir / ("metrics.jsonl" if num_seeds == 1 else f"seed-{seed}/metrics.jsonl")
     rows = [json.loads(line) for line in metrics.read_text().splitlines()]
-    rows = [r for r in rows if "steps_per_s" in r]
-    measured, prev = [], None
-    for r in rows:
-        if prev is not None and prev >= start:
-            measured.append((r["env_steps"] - prev, r["steps_per_s"]))
-        prev = r["env_steps"]
-    steps = sum(n for n, _ in measured)
-    if not steps:
-        raise UserError(f"no timer rows after env step {start:,} in {metrics}; fix: raise --measure-steps")
-    seconds = sum(n / sps for n, sps in measured)
+    rows = [r for r in rows if "steps_per_s" in r and r["env_steps"] >= start]
+    if len(rows) < 2:
+        raise UserError(f"fewer than two timer rows from env step {start:,} on in {metrics}; fix: raise --measure-steps")
+    steps = rows[-1]["env_steps"] - rows[0]["env_steps"]
+    seconds = rows[-1]["time"] - rows[0]["time"]
     return num_seeds * steps / seconds, steps
 
 

@@ -71,3 +71,26 @@ def test_benchmark_rollout_shape_options_and_user_errors(run_script, tmp_path):
                      (["--algo", "gail", "--num-envs", "4", "--rollout-steps", "16", "--measure-steps", "32"], "--measure-steps must be >= 64")):
         res = run_script("benchmark.py", *bad, "--no-record", timeout=120)
         assert res.returncode == 2 and msg in res.stderr and "Traceback" not in res.stderr, (bad, res.stderr[-500:])
+
+
+def test_benchmark_measures_wall_clock_from_the_warm_up_row(tmp_path, monkeypatch):
+    """experiments/benchmark.py's figure is env steps over the wall-clock time between the logged rows (the row
+    ending the warm-up to the last one), not a sum of per-round timers: time spent between rounds counts."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("jirl_benchmark_script", Path(__file__).parents[1] / "experiments" / "benchmark.py")
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "jirl_benchmark_script", bench)  # dataclasses look their module up
+    spec.loader.exec_module(bench)
+    rows = [  # per-round timers say 1,000 steps/s; the rows are 2 s apart, so the wall clock says 500
+        {"env_steps": 1000, "time": 100.0, "steps_per_s": 1000.0},
+        {"env_steps": 2000, "time": 102.0, "steps_per_s": 1000.0},
+        {"env_steps": 3000, "time": 104.0, "steps_per_s": 1000.0},
+        {"env_steps": 3000, "time": 104.5, "mean_return": 1.0},  # rows without a timer are skipped
+        {"env_steps": 4000, "time": 106.0, "steps_per_s": 1000.0},
+    ]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert bench._measure_rows(tmp_path, 2000, 0, 1) == (500.0, 2000)
+    assert bench._measure_rows(tmp_path, 1500, 0, 1) == (500.0, 2000)  # the window starts at the first row >= start
