@@ -433,7 +433,7 @@ def _worker(conn, shm_name: str, layout: dict, first: int, n: int, env_id: str, 
         except OSError:
             pass
     finally:
-        out = v = None
+        out = v = io = None  # views must go before close()
         if rollout_shm is not None:
             rollout_shm.close()
         if shm is not None:
@@ -456,7 +456,6 @@ def default_env_threads(num_envs: int) -> int:
             raise ValueError(f"JIRL_ENV_THREADS must be a whole number >= 1, got {env!r}")
         return min(n, num_envs)
     return 2 if available_cores() >= 2 and num_envs >= 2 * MIN_ENVS_PER_THREAD else 1
-
 
 
 def default_env_workers(num_envs: int) -> int:
