@@ -183,3 +183,16 @@ def test_policy_stepper_rollout_equals_acting_step_by_step():
     np.testing.assert_array_equal(obs_a, obs_b)
     assert fin_a == fin_b and len(fin_a) == K * N  # every env ended an episode at step 5
     assert np.abs(a.action).max() > 1.0  # unclipped actions are stored; the env got clipped ones
+
+
+def test_shuffle_indices_is_a_uniform_permutation():
+    """ppo.shuffle_indices (one sort of random 32-bit keys): every output is a permutation of 0..n-1, and over
+    4,000 keys each index lands in each position about equally often (n = 4: expected 1,000 per cell)."""
+    n, trials = 4, 4000
+    perms = np.asarray(jax.vmap(lambda k: ppo.shuffle_indices(k, n))(jax.random.split(jax.random.PRNGKey(0), trials)))
+    assert perms.dtype == np.int32 and perms.shape == (trials, n)
+    assert (np.sort(perms, axis=1) == np.arange(n)).all()
+    counts = np.stack([(perms == i).sum(axis=0) for i in range(n)])  # [index, position]
+    assert counts.min() > 880 and counts.max() < 1120  # +-120 is ~4 standard deviations (sd ~27)
+    big = np.asarray(ppo.shuffle_indices(jax.random.PRNGKey(1), 2048))
+    assert sorted(big.tolist()) == list(range(2048)) and not (big == np.arange(2048)).all()
