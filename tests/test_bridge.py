@@ -199,19 +199,26 @@ def test_env_lanes_run_every_lane_and_pass_errors_on():
     assert not lanes._threads
 
 
-def test_env_thread_count(monkeypatch):
+@pytest.mark.parametrize("what, var, off", [("threads", "JIRL_ENV_THREADS", 1), ("workers", "JIRL_ENV_WORKERS", 0)])
+def test_default_env_threads_and_workers(monkeypatch, what, var, off):
+    """2 threads / 2 rollout workers with >= 8 envs on >= 2 cores, else 1 thread / 0 workers; the environment
+    variable overrides (capped at the env count); a bad value is a one-line error."""
     from jirl.envs import gym_bridge
 
-    monkeypatch.delenv("JIRL_ENV_THREADS", raising=False)
+    default = getattr(gym_bridge, f"default_env_{what}")
+    monkeypatch.delenv(var, raising=False)
     monkeypatch.setattr(gym_bridge, "available_cores", lambda: 2)
-    assert gym_bridge.default_env_threads(8) == 2 and gym_bridge.default_env_threads(7) == 1
+    assert default(8) == 2 and default(7) == off
     monkeypatch.setattr(gym_bridge, "available_cores", lambda: 1)
-    assert gym_bridge.default_env_threads(16) == 1
-    monkeypatch.setenv("JIRL_ENV_THREADS", "3")
-    assert gym_bridge.default_env_threads(16) == 3 and gym_bridge.default_env_threads(2) == 2
-    monkeypatch.setenv("JIRL_ENV_THREADS", "two")
-    with pytest.raises(ValueError, match="JIRL_ENV_THREADS must be a whole number"):
-        gym_bridge.default_env_threads(8)
+    assert default(16) == off
+    monkeypatch.setenv(var, "3")
+    assert default(16) == 3 and default(2) == 2
+    monkeypatch.setenv(var, str(off))
+    assert default(16) == off
+    for bad in (str(off - 1), "two"):
+        monkeypatch.setenv(var, bad)
+        with pytest.raises(ValueError, match=f"{var} must be a whole number >= {off}, got"):
+            default(8)
     with pytest.raises(ValueError, match="threads must be >= 1"):
         VecEnv("Pendulum-v1", num_envs=2, threads=0)
 
@@ -291,24 +298,6 @@ def test_a_failing_rollout_worker_is_reported():
         policy = _host_policy(rng, 1, 2, env.obs_dim + 1, env.action_dim, with_norm=False)
         with pytest.raises(RuntimeError, match="worker failed: ValueError"):
             env.rollout(policy, np.zeros((3, 2, 1), np.float32))
-
-
-def test_default_env_workers(monkeypatch):
-    from jirl.envs import gym_bridge
-
-    monkeypatch.delenv("JIRL_ENV_WORKERS", raising=False)
-    monkeypatch.setattr(gym_bridge, "available_cores", lambda: 2)
-    assert gym_bridge.default_env_workers(8) == 2 and gym_bridge.default_env_workers(7) == 0
-    monkeypatch.setattr(gym_bridge, "available_cores", lambda: 1)
-    assert gym_bridge.default_env_workers(16) == 0
-    monkeypatch.setenv("JIRL_ENV_WORKERS", "3")
-    assert gym_bridge.default_env_workers(16) == 3 and gym_bridge.default_env_workers(2) == 2
-    monkeypatch.setenv("JIRL_ENV_WORKERS", "0")
-    assert gym_bridge.default_env_workers(16) == 0
-    for bad in ("-1", "two"):
-        monkeypatch.setenv("JIRL_ENV_WORKERS", bad)
-        with pytest.raises(ValueError, match="JIRL_ENV_WORKERS must be a whole number >= 0"):
-            gym_bridge.default_env_workers(8)
 
 
 def test_host_policy_actions_do_not_depend_on_the_split():

@@ -443,18 +443,27 @@ def _worker(conn, shm_name: str, layout: dict, first: int, n: int, env_id: str, 
 MIN_ENVS_PER_THREAD = 4
 
 
+def _count_from_env(name: str, minimum: int, num_envs: int) -> int | None:
+    """The whole number in environment variable ``name`` (at least ``minimum``, capped at ``num_envs``), or None
+    when it is unset; anything else is a one-line ValueError."""
+    value = os.environ.get(name)
+    if not value:
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        n = minimum - 1
+    if n < minimum:
+        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    return min(n, num_envs)
+
+
 def default_env_threads(num_envs: int) -> int:
     """Threads a :class:`VecEnv` of ``num_envs`` HalfCheetah-v5 envs steps them on by default: ``JIRL_ENV_THREADS``
     if set, else 2 when there are at least MIN_ENVS_PER_THREAD envs per thread and two cores, else 1."""
-    env = os.environ.get("JIRL_ENV_THREADS")
-    if env:
-        try:
-            n = int(env)
-        except ValueError:
-            raise ValueError(f"JIRL_ENV_THREADS must be a whole number >= 1, got {env!r}") from None
-        if n < 1:
-            raise ValueError(f"JIRL_ENV_THREADS must be a whole number >= 1, got {env!r}")
-        return min(n, num_envs)
+    n = _count_from_env("JIRL_ENV_THREADS", 1, num_envs)
+    if n is not None:
+        return n
     return 2 if available_cores() >= 2 and num_envs >= 2 * MIN_ENVS_PER_THREAD else 1
 
 
@@ -463,15 +472,9 @@ def default_env_workers(num_envs: int) -> int:
     ``JIRL_ENV_WORKERS`` if set, else 2 when there are at least 2 x MIN_ENVS_PER_THREAD envs and two cores, else 0
     (in this process). Each worker runs its envs' whole rollout, acting included (:meth:`VecEnv.rollout`), so a
     round costs one message per worker; the results are the same for any number."""
-    env = os.environ.get("JIRL_ENV_WORKERS")
-    if env:
-        try:
-            n = int(env)
-        except ValueError:
-            raise ValueError(f"JIRL_ENV_WORKERS must be a whole number >= 0, got {env!r}") from None
-        if n < 0:
-            raise ValueError(f"JIRL_ENV_WORKERS must be a whole number >= 0, got {env!r}")
-        return min(n, num_envs)
+    n = _count_from_env("JIRL_ENV_WORKERS", 0, num_envs)
+    if n is not None:
+        return n
     return 2 if available_cores() >= 2 and num_envs >= 2 * MIN_ENVS_PER_THREAD else 0
 
 
