@@ -17,6 +17,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from jirl.nets import mlp_numpy_layers
+
 _MUJOCO_WARNINGS_SEEN: set[str] = set()
 
 
@@ -282,7 +284,8 @@ class HostPolicy:
     """A Gaussian MLP policy evaluated in NumPy for whole rollouts (:meth:`VecEnv.rollout`), with actions that do
     not depend on how the envs are split over worker processes.
 
-    Per seed ``k``: ``layers[k] = [(kernel [in, out], bias [out]), ...]`` with tanh between layers (jirl's MLP),
+    Per seed ``k``: ``layers[k] = [(kernel [in, out], bias [out]), ...]`` with tanh between layers (jirl's MLP, run by
+    :func:`jirl.nets.mlp_numpy_layers`),
     ``std[k] [A]``, and ``norm[k] = (mean [D], scale [D])`` or ``norm = None`` (the observation is
     ``clip((obs - mean) / scale, -10, 10)``, as :func:`jirl.envs.normalize.norm_apply`). Env row ``r`` belongs to
     seed ``r // rows_per_seed``: ``action = mlp(obs) + std * noise``, unclipped (the env gets ``clip(action, -1, 1)``).
@@ -317,14 +320,16 @@ class HostPolicy:
             if self.norm is not None:
                 mean, scale = self.norm[k]
                 x = np.clip((x - mean) / scale, -10.0, 10.0)
-            layers = self.layers[k]
-            for i, (kernel, bias) in enumerate(layers):
-                x = np.matmul(x, kernel) + bias
-                if i < len(layers) - 1:
-                    x = np.tanh(x)
+            x = mlp_numpy_layers(self.layers[k], x)
             out[done : done + hi - lo] = x[lo:hi] + self.std[k] * noise[done : done + hi - lo]
             r += hi - lo
         return out
+
+
+def scale_to_bounds(action: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Actions in ``[-1, 1]`` (clipped first) mapped to ``[low, high]``, in float64: what every env of the bridge gets."""
+    action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+    return low + 0.5 * (action + 1.0) * (high - low)
 
 
 def _rollout_layout(T: int, n: int, obs_dim: int, action_dim: int) -> dict:
@@ -354,7 +359,7 @@ def _rollout_rows(group: _EnvGroup, policy: HostPolicy, noise: np.ndarray, first
         act = policy.act_rows(first, obs, noise[t], scratch)
         out["obs"][t, rows] = obs
         out["action"][t, rows] = act
-        io["actions"][:] = low + 0.5 * (np.clip(act.astype(np.float64), -1.0, 1.0) + 1.0) * (high - low)
+        io["actions"][:] = scale_to_bounds(act, low, high)
         done = group.step(io["actions"], io["next_obs"], io["final_obs"], io["reward"], io["terminated"], io["truncated"])
         out["reward"][t, rows] = io["reward"]
         out["terminated"][t, rows] = io["terminated"]
@@ -399,15 +404,16 @@ def _worker(conn, shm_name: str, layout: dict, first: int, n: int, env_id: str, 
         shm = shared_memory.SharedMemory(name=shm_name)
         v = _shared_views(shm.buf, layout)
         sl = slice(first, first + n)
+        io = {key: view[sl] for key, view in v.items()}  # this worker's rows of the step arrays
         group = _EnvGroup(env_id, n, max_episode_steps, kwargs)
         conn.send(("ready", None))
         while True:
             cmd, arg = conn.recv()
             if cmd == "step":
-                done = group.step(v["actions"][sl], v["next_obs"][sl], v["final_obs"][sl], v["reward"][sl], v["terminated"][sl], v["truncated"][sl])
+                done = group.step(io["actions"], io["next_obs"], io["final_obs"], io["reward"], io["terminated"], io["truncated"])
                 conn.send(("ok", [(first + i, r, length) for i, r, length in done]))
             elif cmd == "reset":
-                group.reset(arg, v["next_obs"][sl])
+                group.reset(arg, io["next_obs"])
                 conn.send(("ok", None))
             elif cmd == "rollout":  # a whole rollout of this worker's envs, no message per step
                 name, policy, noise, low, high = arg
@@ -416,8 +422,7 @@ def _worker(conn, shm_name: str, layout: dict, first: int, n: int, env_id: str, 
                         out = None  # views must go before close()
                         rollout_shm.close()
                     rollout_shm = shared_memory.SharedMemory(name=name)
-                out = _shared_views(rollout_shm.buf, _rollout_layout(len(noise), len(v["next_obs"]), v["next_obs"].shape[1], v["actions"].shape[1]))
-                io = {key: view[sl] for key, view in v.items()}
+                    out = _shared_views(rollout_shm.buf, _rollout_layout(len(noise), len(v["next_obs"]), v["next_obs"].shape[1], v["actions"].shape[1]))
                 conn.send(("ok", _rollout_rows(group, policy, noise, first, out, io, low, high)))
             else:
                 group.close()
@@ -581,8 +586,7 @@ class VecEnv:
 
     def scale_action(self, action: np.ndarray) -> np.ndarray:
         """Map actions from ``[-1, 1]`` to the env's ``[low, high]`` (clipping first)."""
-        action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
-        return self.action_low + 0.5 * (action + 1.0) * (self.action_high - self.action_low)
+        return scale_to_bounds(action, self.action_low, self.action_high)
 
     def reset(self, seed: int | None = None, seeds: Sequence[int] | None = None) -> np.ndarray:
         """Reset every env (env ``i`` with ``seed + i``, or with ``seeds[i]`` when given); returns observations
